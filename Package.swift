@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// berth-init is the container monitor: one per container, so its start time and its memory
+/// matter. It links the Swift stdlib statically, no Foundation at all (FoundationEssentials costs
+/// ~6 MiB of dirty relocated pages per process), and is linked non-PIE so the binary's read-only
+/// data is shared between monitors instead of being relocated into private pages.
+let leanExecutableLinkerFlags: [LinkerSetting] = [
+    .unsafeFlags([
+        "-static-stdlib",
+        "-Xlinker", "--gc-sections",
+        "-Xclang-linker", "-no-pie",
+        "-Xclang-linker", "-static-libstdc++",
+    ]),
+]
+
+let package = Package(
+    name: "Berth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "berth-init", targets: ["berth-init"]),
+    ],
+    targets: [
+        // C shims, no policy: one header per concern.
+        .target(name: "CBerth"),
+        // Foundation-free foundation: errors, JSON, atomic files.
+        .target(name: "BerthCore"),
+        // The only Swift that calls libc/CBerth for privileged work.
+        .target(name: "BerthSystem", dependencies: ["CBerth", "BerthCore"]),
+        // OCI types (pure values, Codable with BerthCore's JSON or Foundation's).
+        .target(name: "BerthOCI", dependencies: ["BerthCore"]),
+        // Container lifecycle: create flow, cgroups, seccomp, capabilities, the monitor.
+        .target(name: "BerthRuntime", dependencies: ["BerthCore", "BerthSystem", "BerthOCI"]),
+        .executableTarget(
+            name: "berth-init",
+            dependencies: ["BerthRuntime"],
+            swiftSettings: [.unsafeFlags(["-Osize"])],
+            linkerSettings: leanExecutableLinkerFlags
+        ),
+        .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
+        .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI", "BerthCore"]),
+        .testTarget(
+            name: "BerthRuntimeTests",
+            dependencies: ["BerthRuntime", "BerthSystem", "BerthOCI", "BerthCore"]
+        ),
+    ]
+)

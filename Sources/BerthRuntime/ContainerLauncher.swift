@@ -1,0 +1,198 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BerthCore
+import BerthOCI
+import BerthSystem
+
+/// Options of `create` / `run`.
+public struct LaunchOptions: Sendable {
+    public var id: String
+    public var bundle: String
+    /// The state root (one directory per container).
+    public var stateRoot: String
+    /// A unix socket to receive the pty master (`process.terminal` with `create`), as runc.
+    public var consoleSocket: String?
+    /// A file to write the init's pid to.
+    public var pidFile: String?
+    /// Write the container's output to this json-file log (the monitor holds the pipes).
+    public var logPath: String?
+    /// Keep stdin open to the container (with `logPath`: a pipe fed from the caller's stdin).
+    public var keepStdin: Bool = false
+
+    public init(id: String, bundle: String, stateRoot: String) {
+        self.id = id
+        self.bundle = bundle
+        self.stateRoot = stateRoot
+    }
+}
+
+/// The parent side of container creation: everything between loading the bundle and the
+/// monitor loop. One place, in order; the child side is `ContainerInit`.
+struct ContainerLauncher {
+    enum Mode { case create, run }
+
+    let options: LaunchOptions
+    let bundle: RuntimeBundle
+    let store: StateStore
+    let mode: Mode
+
+    /// What a successful launch hands to the monitor.
+    struct Launched {
+        var record: ContainerRecord
+        var pidfd: Int32
+        var syncFD: Int32
+        var outputs: [Monitor.Output]
+        var stdinForward: (from: Int32, to: Int32)?
+        var terminalMaster: Int32
+        var cgroup: Cgroup?
+        var log: JSONFileLog?
+    }
+
+    /// Creates the container: cgroup, clone into namespaces, id maps, sync until the init is
+    /// ready. On failure everything made so far is undone and the error names the problem.
+    /// `signalMask` is the mask the init restores before exec.
+    func launch(signalMask: sigset_t) throws -> Launched {
+        let id = options.id
+        let spec = bundle.spec
+        var cleanup: [() -> Void] = []
+        func undo() { for c in cleanup.reversed() { c() } }
+
+        do {
+            // Seccomp is compiled before anything is made: a bad profile fails fast.
+            let seccomp = try spec.linux?.seccomp.map { try SeccompCompiler.compile($0) }
+
+            // 1. cgroup: made and limited before the init exists.
+            let cgroupPath = spec.linux?.cgroupsPath.flatMap { $0.isEmpty ? nil : $0 } ?? "/berth/\(id)"
+            let layout = try CgroupLayout.current()
+            let cgroup = try Cgroup(layout: layout, path: cgroupPath)
+            try cgroup.create(resources: spec.linux?.resources)
+            cleanup.append { try? cgroup.killAll(); try? cgroup.destroy() }
+
+            // 2. The exec fifo that holds a created container until `start`.
+            var fifo: String?
+            if mode == .create {
+                let path = store.execFifo(id)
+                if mkfifo(path, 0o622) != 0 { throw BerthError.sys("mkfifo \(path)") }
+                fifo = path
+            }
+
+            // 3. stdio: inherited, or pipes the monitor reads into the log.
+            let terminal = spec.process?.terminal ?? false
+            var childStdio: (Int32, Int32, Int32)?
+            var outputs: [Monitor.Output] = []
+            var stdinForward: (from: Int32, to: Int32)?
+            var closeInParent: [Int32] = []
+            var log: JSONFileLog?
+            if let logPath = options.logPath {
+                log = try JSONFileLog(path: logPath)
+            }
+            if !terminal && log != nil {
+                let out = try FD.pipe(), err = try FD.pipe()
+                var stdinRead: Int32
+                if options.keepStdin {
+                    let inp = try FD.pipe()
+                    stdinRead = inp.read
+                    stdinForward = (0, inp.write)
+                    closeInParent.append(inp.read)
+                } else {
+                    stdinRead = try FD.open("/dev/null", O_RDONLY)
+                    closeInParent.append(stdinRead)
+                }
+                childStdio = (stdinRead, out.write, err.write)
+                closeInParent += [out.write, err.write]
+                outputs = [Monitor.Output(fd: out.read, stream: "stdout", copyTo: -1),
+                           Monitor.Output(fd: err.read, stream: "stderr", copyTo: -1)]
+            }
+
+            // 4. Clone. A pid namespace given by path is entered here, since setns(pid) only
+            //    affects children.
+            if let pidNS = bundle.namespaces.first(where: { $0.kind == .pid && $0.path != nil }) {
+                try Namespaces.join(pidNS.path!, .pid)
+            }
+            let (parentSync, childSync) = try FD.socketPair()
+            let flags = bundle.cloneFlags & ~NamespaceKind.cgroup.cloneFlag
+            let (pid, pidfd) = try ProcessControl.clone(flags: flags)
+            if pid == 0 {
+                FD.close(parentSync)
+                ContainerInit(bundle: bundle, syncFD: childSync, execFifo: fifo, stdio: childStdio,
+                              cgroupLayout: layout, cgroupPath: cgroupPath, seccomp: seccomp,
+                              signalMask: signalMask).main()
+            }
+            FD.close(childSync)
+            for fd in closeInParent { FD.close(fd) }
+            cleanup.append {
+                try? ProcessControl.signal(pidfd: pidfd, SIGKILL)
+                _ = try? ProcessControl.wait(pid)
+                FD.close(pidfd)
+                FD.close(parentSync)
+            }
+
+            // 5. Place the init in its cgroup, write its id maps, let it go.
+            try cgroup.addProcess(pid: pid)
+            if bundle.namespaces.contains(where: { $0.kind == .user && $0.path == nil }) {
+                try writeIDMaps(pid: pid)
+            }
+            try SyncMessage.send(parentSync, .go)
+
+            // 6. Wait for ready (and the pty master on the way).
+            var master: Int32 = -1
+            loop: while true {
+                switch try SyncMessage.receive(parentSync) {
+                case .ready: break loop
+                case .pty(let fd):
+                    master = fd
+                case .error(let text):
+                    throw BerthError(.invalidArgument, text)
+                case .closed:
+                    let st = try? ProcessControl.wait(pid)
+                    throw BerthError(.internal, "container init exited during set-up (\(st.map { "\($0.status)" } ?? "unknown"))")
+                case .go:
+                    throw BerthError(.internal, "sync: unexpected go from init")
+                }
+            }
+            if master >= 0 {
+                if let sock = options.consoleSocket {
+                    let s = try UnixSocket.connect(sock)
+                    try UnixSocket.send(s, Array("berth-init-pty".utf8), fd: master)
+                    FD.close(s)
+                    FD.close(master)
+                    master = -1
+                } else {
+                    try FD.setNonBlocking(master)
+                    outputs.append(Monitor.Output(fd: master, stream: "stdout", copyTo: log == nil ? 1 : -1))
+                    if mode == .run { stdinForward = (0, master) }
+                }
+            }
+
+            guard let start = StateStore.processStartTime(pid) else {
+                throw BerthError(.internal, "container init \(pid) vanished during set-up")
+            }
+            let record = ContainerRecord(
+                id: id, pid: pid, pidStartTime: start, monitorPid: getpid(), bundle: bundle.path,
+                rootfs: bundle.rootfs, created: WallClock.now().rfc3339Nano, cgroupPath: cgroupPath,
+                annotations: spec.annotations, terminal: terminal, logPath: options.logPath)
+            try store.writeRecord(record)
+            if let pidFile = options.pidFile {
+                try FileSystem.writeAtomically(pidFile, Array(String(pid).utf8))
+            }
+            return Launched(record: record, pidfd: pidfd, syncFD: parentSync, outputs: outputs,
+                            stdinForward: stdinForward, terminalMaster: master, cgroup: cgroup, log: log)
+        } catch {
+            undo()
+            throw error
+        }
+    }
+
+    private func writeIDMaps(pid: pid_t) throws {
+        func format(_ maps: [RuntimeSpec.IDMapping]) -> String {
+            maps.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
+        }
+        do {
+            try FileSystem.writeExisting("/proc/\(pid)/uid_map", format(bundle.spec.linux?.uidMappings ?? []))
+            try FileSystem.writeExisting("/proc/\(pid)/gid_map", format(bundle.spec.linux?.gidMappings ?? []))
+        } catch let e as BerthError {
+            throw e.context("user namespace id mappings")
+        }
+    }
+}

@@ -1,0 +1,200 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BerthCore
+import BerthOCI
+import BerthSystem
+
+/// The runtime's verbs, runc-compatible in shape: `create`, `start`, `run`, `state`, `kill`,
+/// `delete`, `exec`, `list`. `berth-init` is a thin command line over these.
+///
+/// berth-init is single-threaded, which is what makes its fork/clone safe; these functions
+/// assume it (they are not for use inside a multi-threaded process such as berthd, which spawns
+/// berth-init instead).
+public enum Runtime {
+    /// `create`: sets the container up and returns while its init waits for `start`. A monitor
+    /// process stays behind as the init's parent.
+    public static func create(_ options: LaunchOptions) throws {
+        let bundle = try RuntimeBundle.load(options.bundle)
+        let store = StateStore(root: options.stateRoot)
+        try store.reserve(options.id)
+        let report = try FD.pipe()
+        let monitorPid: pid_t
+        do {
+            monitorPid = try ProcessControl.fork()
+        } catch {
+            try? FileSystem.removeTree(store.directory(options.id))
+            throw error
+        }
+        if monitorPid == 0 {
+            FD.close(report.read)
+            ProcessControl.newSession()
+            let code = monitorMain(options: options, bundle: bundle, store: store, mode: .create, report: report.write)
+            ProcessControl.exitNow(code)
+        }
+        FD.close(report.write)
+        let answer = (try? FileSystem.readAll(fd: report.read, what: "monitor report")) ?? []
+        FD.close(report.read)
+        if answer.first == UInt8(ascii: "E") || answer.isEmpty {
+            _ = try? ProcessControl.wait(monitorPid)
+            let message = answer.isEmpty ? "monitor exited before the container was created" : String(decoding: answer.dropFirst(), as: UTF8.self)
+            throw BerthError(.invalidArgument, message)
+        }
+        // The monitor lives on; it is not our child to wait for once it re-parents, but we reap
+        // nothing here on purpose: berth-init exits right after `create`.
+    }
+
+    /// `run`: create and start in the foreground, passing stdio through (or the terminal), and
+    /// return the container's exit code (128 + signal when killed). The container is deleted
+    /// when it exits.
+    public static func run(_ options: LaunchOptions) throws -> Int32 {
+        let bundle = try RuntimeBundle.load(options.bundle)
+        let store = StateStore(root: options.stateRoot)
+        try store.reserve(options.id)
+        defer { try? FileSystem.removeTree(store.directory(options.id)) }
+        var exit: ExitRecord?
+        let code = monitorMain(options: options, bundle: bundle, store: store, mode: .run, report: -1) { exit = $0 }
+        if let exit { return exit.exitCode }
+        return code
+    }
+
+    /// `start`: lets a created container's init exec its program.
+    public static func start(id: String, stateRoot: String) throws {
+        let store = StateStore(root: stateRoot)
+        let state = try store.state(id)
+        guard state.status == "created" else {
+            throw BerthError.conflict("cannot start container \(id) in status \(state.status)")
+        }
+        let fifo = store.execFifo(id)
+        let fd = try FD.open(fifo, O_RDONLY | O_NONBLOCK)
+        defer { FD.close(fd) }
+        // The init opens the fifo for writing once we hold it for reading; wait for its byte.
+        try FD.setNonBlocking(fd, false)
+        let byte = try FD.read(fd, max: 1)
+        unlink(fifo)
+        if byte.isEmpty { throw BerthError(.internal, "container \(id) init exited before start") }
+    }
+
+    /// `state`: the OCI state.
+    public static func state(id: String, stateRoot: String) throws -> OCIState {
+        try StateStore(root: stateRoot).state(id)
+    }
+
+    /// `list`: the state of every container.
+    public static func list(stateRoot: String) -> [OCIState] {
+        let store = StateStore(root: stateRoot)
+        return store.ids().compactMap { try? store.state($0) }
+    }
+
+    /// `kill`: sends a signal to the init (or, with `all`, to every process of the cgroup).
+    public static func kill(id: String, stateRoot: String, signal: Int32, all: Bool = false) throws {
+        let store = StateStore(root: stateRoot)
+        let r = try store.record(id)
+        guard StateStore.isAlive(pid: r.pid, startTime: r.pidStartTime), store.exit(id) == nil else {
+            throw BerthError.conflict("container \(id) is not running")
+        }
+        if all {
+            let cg = try Cgroup(layout: try CgroupLayout.current(), path: r.cgroupPath)
+            try cg.killAll(signal: signal)
+        } else {
+            let pidfd = try ProcessControl.openPidFD(r.pid)
+            defer { FD.close(pidfd) }
+            try ProcessControl.signal(pidfd: pidfd, signal)
+        }
+    }
+
+    /// `delete`: removes a stopped container's state (with `force`, kills a running one first).
+    public static func delete(id: String, stateRoot: String, force: Bool = false) throws {
+        let store = StateStore(root: stateRoot)
+        let r = try store.record(id)
+        let state = try store.state(id)
+        if state.status != "stopped" {
+            guard force else { throw BerthError.conflict("cannot delete container \(id) that is not stopped: \(state.status)") }
+            if let pidfd = try? ProcessControl.openPidFD(r.pid) {
+                try? ProcessControl.signal(pidfd: pidfd, SIGKILL)
+                FD.close(pidfd)
+            }
+        }
+        // The monitor records the exit and removes the cgroup; wait for it (bounded).
+        if StateStore.processStartTime(r.monitorPid) != nil && !StateStore.isZombie(r.monitorPid) {
+            for _ in 0..<500 {
+                if store.exit(id) != nil || StateStore.processStartTime(r.monitorPid) == nil { break }
+                usleep(10_000)
+            }
+        }
+        if let cg = try? Cgroup(layout: try CgroupLayout.current(), path: r.cgroupPath) {
+            try? cg.killAll(signal: SIGKILL)
+            try? cg.destroy()
+        }
+        try FileSystem.removeTree(store.directory(id))
+    }
+
+    // MARK: the monitor
+
+    /// Blocks every signal (the monitor takes them from a signalfd) and returns the previous mask
+    /// for the container's init to restore.
+    static func takeSignals() throws -> (mask: sigset_t, fd: Int32) {
+        let mask = ProcessControl.blockAllSignals()
+        let fd = try ProcessControl.signalFD([SIGCHLD] + Monitor.forwarded)
+        return (mask, fd)
+    }
+
+    /// Launches the container and runs its monitor until it exits. In `create` mode the outcome
+    /// of the launch is reported on `report` ("O" or "E" + message) before the monitor loop.
+    static func monitorMain(options: LaunchOptions, bundle: RuntimeBundle, store: StateStore,
+                            mode: ContainerLauncher.Mode, report: Int32,
+                            onExit: (ExitRecord) -> Void = { _ in }) -> Int32 {
+        let id = options.id
+        let launched: ContainerLauncher.Launched
+        let signals: (mask: sigset_t, fd: Int32)
+        var savedTerminal: [UInt8]?
+        do {
+            signals = try takeSignals()
+            // In create mode the container inherits the caller's stdio unless there is a log;
+            // the monitor itself keeps none of it open.
+            launched = try ContainerLauncher(options: options, bundle: bundle, store: store, mode: mode)
+                .launch(signalMask: signals.mask)
+        } catch {
+            let message = (error as? BerthError)?.message ?? "\(error)"
+            if report >= 0 {
+                try? FD.writeAll(report, "E" + message)
+                FD.close(report)
+            } else {
+                try? FD.writeAll(2, "berth-init: \(message)\n")
+            }
+            if mode == .create { try? FileSystem.removeTree(store.directory(id)) }
+            return 1
+        }
+        if report >= 0 {
+            try? FD.writeAll(report, "O")
+            FD.close(report)
+            // Detach from the caller's stdio: the container has its own copies.
+            if let null = try? FD.open("/dev/null", O_RDWR) {
+                for target: Int32 in 0...2 { try? FD.dup2(null, target) }
+                FD.close(null)
+            }
+        }
+        let monitor = Monitor(initPid: launched.record.pid, pidfd: launched.pidfd, syncFD: launched.syncFD,
+                              outputs: launched.outputs, usesPidNamespace: bundle.has(.pid))
+        monitor.log = launched.log
+        monitor.terminalMaster = launched.terminalMaster
+        monitor.stdinForward = launched.stdinForward
+        if mode == .run && launched.terminalMaster >= 0 && Terminal.isTerminal(0) {
+            savedTerminal = Terminal.makeRaw(0)
+            if let size = Terminal.size(0) { try? Terminal.setSize(launched.terminalMaster, rows: size.rows, cols: size.cols) }
+        }
+        let (status, exitedAt) = monitor.run(signalFD: signals.fd)
+        if let saved = savedTerminal { Terminal.restore(0, saved) }
+
+        let oom = ((try? launched.cgroup?.oomKillCount()) ?? 0) ?? 0 > 0
+        try? launched.cgroup?.killAll(signal: SIGKILL)
+        try? launched.cgroup?.destroy()
+        let record = ExitRecord(exitCode: status.code, signal: status.signal, oomKilled: oom,
+                                startedAt: monitor.startedAt, finishedAt: exitedAt.rfc3339Nano,
+                                error: nil)
+        try? store.writeExit(id, record)
+        FD.close(launched.pidfd)
+        onExit(record)
+        return status.code
+    }
+}

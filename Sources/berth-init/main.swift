@@ -1,0 +1,204 @@
+// berth-init: Berth's OCI runtime and per-container monitor, with a runc-like command line.
+// See Sources/BerthRuntime/README.md. Single-threaded by design; links no Foundation.
+#if canImport(Glibc)
+import Glibc
+#endif
+import BerthCore
+import BerthOCI
+import BerthRuntime
+import BerthSystem
+
+let usage = """
+usage: berth-init [--root DIR] COMMAND [OPTIONS] [ID]
+
+commands:
+  spec    [--bundle DIR] [--args 'sh -c ...']   write a default config.json (Docker's defaults)
+  create  --bundle DIR [--console-socket S] [--pid-file F] [--log-path F] ID
+  start   ID
+  run     --bundle DIR [--detach] [--console-socket S] [--pid-file F] [--log-path F] [--keep-stdin] ID
+  state   ID
+  list
+  kill    [--all] ID [SIGNAL]
+  delete  [--force] ID
+  exec    [--tty] [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--process FILE] ID [ARGS...]
+
+The state root defaults to /run/berth/runtime.
+"""
+
+struct Args {
+    var words: [String]
+    var i = 0
+    init(_ w: [String]) { words = w }
+    mutating func next() -> String? { i < words.count ? (i += 1, words[i - 1]).1 : nil }
+    mutating func value(_ flag: String) throws -> String {
+        guard let v = next() else { throw BerthError.invalid("flag \(flag) needs a value") }
+        return v
+    }
+}
+
+/// Splits `--flag=value` into two words.
+func expand(_ args: [String]) -> [String] {
+    var out: [String] = []
+    var passthrough = false
+    for a in args {
+        if passthrough || !a.hasPrefix("--") { out.append(a); if a == "--" { passthrough = true }; continue }
+        if let eq = a.firstIndex(of: "=") {
+            out.append(String(a[..<eq]))
+            out.append(String(a[a.index(after: eq)...]))
+        } else {
+            out.append(a)
+        }
+    }
+    return out
+}
+
+func signalNumber(_ s: String) throws -> Int32 {
+    if let n = Int32(s), n > 0, n < 65 { return n }
+    let names: [String: Int32] = [
+        "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "ILL": SIGILL, "TRAP": SIGTRAP, "ABRT": SIGABRT,
+        "BUS": SIGBUS, "FPE": SIGFPE, "KILL": SIGKILL, "USR1": SIGUSR1, "SEGV": SIGSEGV, "USR2": SIGUSR2,
+        "PIPE": SIGPIPE, "ALRM": SIGALRM, "TERM": SIGTERM, "STKFLT": 16, "CHLD": SIGCHLD, "CONT": SIGCONT,
+        "STOP": SIGSTOP, "TSTP": SIGTSTP, "TTIN": SIGTTIN, "TTOU": SIGTTOU, "URG": SIGURG, "XCPU": SIGXCPU,
+        "XFSZ": SIGXFSZ, "VTALRM": SIGVTALRM, "PROF": SIGPROF, "WINCH": SIGWINCH, "IO": SIGIO, "PWR": SIGPWR,
+        "SYS": SIGSYS,
+    ]
+    var n = s.uppercased()
+    if n.hasPrefix("SIG") { n = String(n.dropFirst(3)) }
+    guard let sig = names[n] else { throw BerthError.invalid("unknown signal \"\(s)\"") }
+    return sig
+}
+
+func printJSON<T: Encodable>(_ v: T) throws {
+    var e = BerthJSONEncoder()
+    e.options = .prettyPrinted
+    try FD.writeAll(1, try e.encode(v) + [10])
+}
+
+func main() throws -> Int32 {
+    var args = Args(expand(Array(CommandLine.arguments.dropFirst())))
+    var root = "/run/berth/runtime"
+    var command: String?
+    while let w = args.next() {
+        switch w {
+        case "--root": root = try args.value(w)
+        case "--log", "--log-format", "--criu", "--rootless": _ = try args.value(w)
+        case "--debug", "--systemd-cgroup": break
+        case "-h", "--help", "help": try FD.writeAll(1, usage); return 0
+        case "-v", "--version", "version": try FD.writeAll(1, "berth-init 0.1.0\nspec: 1.2.0\n"); return 0
+        default: command = w
+        }
+        if command != nil { break }
+    }
+    guard let command else { try FD.writeAll(2, usage); return 2 }
+
+    var bundle = "."
+    var consoleSocket: String?, pidFile: String?, logPath: String?
+    var detach = false, keepStdin = false, force = false, all = false, tty = false
+    var cwd: String?, user: String?, processFile: String?, specArgs: String?
+    var env: [String] = []
+    var positional: [String] = []
+    while let w = args.next() {
+        if !positional.isEmpty && command == "exec" { positional.append(w); continue }
+        switch w {
+        case "--bundle", "-b": bundle = try args.value(w)
+        case "--console-socket": consoleSocket = try args.value(w)
+        case "--pid-file": pidFile = try args.value(w)
+        case "--log-path": logPath = try args.value(w)
+        case "--detach", "-d": detach = true
+        case "--keep-stdin", "-i": keepStdin = true
+        case "--force", "-f": force = true
+        case "--all", "-a": all = true
+        case "--tty", "-t": tty = true
+        case "--cwd": cwd = try args.value(w)
+        case "--env", "-e": env.append(try args.value(w))
+        case "--user", "-u": user = try args.value(w)
+        case "--process", "-p": processFile = try args.value(w)
+        case "--args": specArgs = try args.value(w)
+        case "--no-pivot", "--no-new-keyring", "--preserve-fds", "--format":
+            if w == "--preserve-fds" || w == "--format" { _ = try args.value(w) }
+        case "--": continue
+        default:
+            if w.hasPrefix("-") && w.count > 1 && Int(w) == nil {
+                throw BerthError.invalid("unknown flag \(w) for \(command)")
+            }
+            positional.append(w)
+        }
+    }
+    func needID() throws -> String {
+        guard let id = positional.first else { throw BerthError.invalid("\(command) needs a container id") }
+        return id
+    }
+    func launchOptions() throws -> LaunchOptions {
+        var o = LaunchOptions(id: try needID(), bundle: bundle, stateRoot: root)
+        o.consoleSocket = consoleSocket
+        o.pidFile = pidFile
+        o.logPath = logPath
+        o.keepStdin = keepStdin
+        return o
+    }
+
+    switch command {
+    case "spec":
+        let argv = specArgs.map { ["sh", "-c", $0] } ?? ["sh"]
+        let spec = SecurityDefaults.spec(args: argv, terminal: tty)
+        let path = "\(bundle)/config.json"
+        if FileSystem.exists(path) { throw BerthError.conflict("file \(path) exists; remove it first") }
+        var e = BerthJSONEncoder()
+        e.options = .prettyPrinted
+        try FileSystem.writeAtomically(path, try e.encode(spec) + [10])
+        return 0
+    case "create":
+        try Runtime.create(try launchOptions())
+        return 0
+    case "start":
+        try Runtime.start(id: try needID(), stateRoot: root)
+        return 0
+    case "run":
+        let o = try launchOptions()
+        if detach {
+            try Runtime.create(o)
+            try Runtime.start(id: o.id, stateRoot: root)
+            return 0
+        }
+        return try Runtime.run(o)
+    case "state":
+        try printJSON(try Runtime.state(id: try needID(), stateRoot: root))
+        return 0
+    case "list", "ps":
+        try printJSON(Runtime.list(stateRoot: root))
+        return 0
+    case "kill":
+        let id = try needID()
+        let sig = try positional.count > 1 ? signalNumber(positional[1]) : SIGTERM
+        try Runtime.kill(id: id, stateRoot: root, signal: sig, all: all)
+        return 0
+    case "delete", "rm":
+        for id in positional { try Runtime.delete(id: id, stateRoot: root, force: force) }
+        if positional.isEmpty { throw BerthError.invalid("delete needs a container id") }
+        return 0
+    case "exec":
+        let id = try needID()
+        var o = ExecOptions(id: id, stateRoot: root)
+        o.args = Array(positional.dropFirst())
+        o.tty = tty
+        o.cwd = cwd
+        o.env = env
+        o.user = user
+        o.processFile = processFile
+        o.detach = detach
+        o.pidFile = pidFile
+        return try Runtime.exec(o)
+    default:
+        throw BerthError.invalid("unknown command \"\(command)\" (see berth-init --help)")
+    }
+}
+
+do {
+    exit(try main())
+} catch let e as BerthError {
+    try? FD.writeAll(2, "berth-init: \(e.message)\n")
+    exit(e.code == .invalidArgument && e.message.hasPrefix("unknown flag") ? 2 : 1)
+} catch {
+    try? FD.writeAll(2, "berth-init: \(error)\n")
+    exit(1)
+}
