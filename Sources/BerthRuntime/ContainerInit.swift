@@ -17,7 +17,6 @@ struct ContainerInit {
     var cgroupLayout: CgroupLayout?
     var cgroupPath: String
     var seccomp: SeccompProgram?
-    var signalMask: sigset_t
 
     /// Never returns: execs the container's program, or reports the error and exits.
     func main() -> Never {
@@ -44,6 +43,11 @@ struct ContainerInit {
         let joins = bundle.namespaces.filter { $0.path != nil && $0.kind != .pid }
         for j in joins.sorted(by: { a, _ in a.kind == .user }) {
             try Namespaces.join(j.path!, j.kind)
+        }
+        // In a new user namespace we still carry the host's ids, which it does not map: become
+        // its root (the id maps are written by now), or nothing we create would be ours.
+        if bundle.has(.user) {
+            try ProcessControl.setCredentials(uid: 0, gid: 0, groups: [])
         }
         // The cgroup namespace is created now that we sit in our cgroup, so it is rooted there.
         if bundle.namespaces.contains(where: { $0.kind == .cgroup && $0.path == nil }) {
@@ -105,7 +109,7 @@ struct ContainerInit {
         }
 
         // 8. seccomp (when no_new_privs) and exec.
-        ProcessControl.restoreSignals(signalMask)
+        ProcessControl.resetSignalsForExec()
         try setup.exec(path: path, env: env)
     }
 }

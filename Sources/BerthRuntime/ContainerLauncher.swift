@@ -51,8 +51,7 @@ struct ContainerLauncher {
 
     /// Creates the container: cgroup, clone into namespaces, id maps, sync until the init is
     /// ready. On failure everything made so far is undone and the error names the problem.
-    /// `signalMask` is the mask the init restores before exec.
-    func launch(signalMask: sigset_t) throws -> Launched {
+    func launch() throws -> Launched {
         let id = options.id
         let spec = bundle.spec
         var cleanup: [() -> Void] = []
@@ -65,7 +64,7 @@ struct ContainerLauncher {
             // 1. cgroup: made and limited before the init exists.
             let cgroupPath = spec.linux?.cgroupsPath.flatMap { $0.isEmpty ? nil : $0 } ?? "/berth/\(id)"
             let layout = try CgroupLayout.current()
-            let cgroup = try Cgroup(layout: layout, path: cgroupPath)
+            var cgroup = try Cgroup(layout: layout, path: cgroupPath)
             try cgroup.create(resources: spec.linux?.resources)
             cleanup.append { try? cgroup.killAll(); try? cgroup.destroy() }
 
@@ -116,8 +115,7 @@ struct ContainerLauncher {
             if pid == 0 {
                 FD.close(parentSync)
                 ContainerInit(bundle: bundle, syncFD: childSync, execFifo: fifo, stdio: childStdio,
-                              cgroupLayout: layout, cgroupPath: cgroupPath, seccomp: seccomp,
-                              signalMask: signalMask).main()
+                              cgroupLayout: layout, cgroupPath: cgroupPath, seccomp: seccomp).main()
             }
             FD.close(childSync)
             for fd in closeInParent { FD.close(fd) }

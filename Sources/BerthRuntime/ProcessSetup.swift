@@ -39,10 +39,13 @@ struct ProcessSetup {
         try ProcessControl.setCredentials(uid: process.user.uid, gid: process.user.gid,
                                           groups: process.user.additionalGids ?? [])
         try ProcessControl.setKeepCapabilities(false)
+        let permitted = try Capabilities.mask(caps?.permitted)
+        let inheritable = try Capabilities.mask(caps?.inheritable)
         try Capabilities.set(effective: try Capabilities.mask(caps?.effective),
-                             permitted: try Capabilities.mask(caps?.permitted),
-                             inheritable: try Capabilities.mask(caps?.inheritable))
-        let ambient = try Capabilities.mask(caps?.ambient)
+                             permitted: permitted, inheritable: inheritable)
+        // The kernel allows ambient only within permitted ∩ inheritable; like runc, ambient caps
+        // outside that are left out rather than failing the container.
+        let ambient = try Capabilities.mask(caps?.ambient) & permitted & inheritable
         if ambient != 0 { try Capabilities.raiseAmbient(ambient) }
 
         if let mask = process.user.umask { ProcessControl.setUmask(mask) }

@@ -183,7 +183,11 @@ struct RootfsSetup {
             }
         }
         if opts.flags.contains(.readOnly) {
-            try Mounts.mount(source: nil, target: path, type: nil, flags: MountFlags([.remount, .readOnly]).union(flags), data: "mode=755")
+            // The tmpfs now covers the directory `target` names: reopen to reach the tmpfs.
+            let top = try FD.openInRoot(rootFD, m.destination, O_PATH)
+            defer { FD.close(top) }
+            try Mounts.mount(source: nil, target: FD.procPath(top), type: nil,
+                             flags: MountFlags([.remount, .readOnly]).union(flags), data: "mode=755")
         }
     }
 

@@ -78,7 +78,7 @@ extension Runtime {
                 let (path, env) = try setup.prepare()
                 ProcessControl.markCloseOnExec(from: 3)
                 try SyncMessage.send(childSync, .ready)
-                ProcessControl.restoreSignals(signals.mask)
+                ProcessControl.resetSignalsForExec()
                 try setup.exec(path: path, env: env)
             } catch {
                 try? SyncMessage.send(childSync, .error((error as? BerthError)?.message ?? "\(error)"))

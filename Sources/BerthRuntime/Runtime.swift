@@ -28,12 +28,20 @@ public enum Runtime {
         }
         if monitorPid == 0 {
             FD.close(report.read)
+            // A daemon keeps nothing of its caller but stdio: an inherited descriptor would keep
+            // the caller's pipes (or its process supervisor's) open for the container's life.
+            ProcessControl.closeDescriptors(from: 3, keeping: [report.write])
             ProcessControl.newSession()
             let code = monitorMain(options: options, bundle: bundle, store: store, mode: .create, report: report.write)
             ProcessControl.exitNow(code)
         }
         FD.close(report.write)
-        let answer = (try? FileSystem.readAll(fd: report.read, what: "monitor report")) ?? []
+        // "O" for created; "E" + message (up to EOF) for a failure. Only the first byte is
+        // awaited on success: the container's init may still hold a copy of the pipe until exec.
+        var answer = (try? FD.read(report.read, max: 65536)) ?? []
+        if answer.first == UInt8(ascii: "E") {
+            answer += (try? FileSystem.readAll(fd: report.read, what: "monitor report")) ?? []
+        }
         FD.close(report.read)
         if answer.first == UInt8(ascii: "E") || answer.isEmpty {
             _ = try? ProcessControl.wait(monitorPid)
@@ -131,8 +139,8 @@ public enum Runtime {
 
     // MARK: the monitor
 
-    /// Blocks every signal (the monitor takes them from a signalfd) and returns the previous mask
-    /// for the container's init to restore.
+    /// Blocks every signal (the monitor takes them from a signalfd; the init unblocks them all
+    /// just before exec).
     static func takeSignals() throws -> (mask: sigset_t, fd: Int32) {
         let mask = ProcessControl.blockAllSignals()
         let fd = try ProcessControl.signalFD([SIGCHLD] + Monitor.forwarded)
@@ -153,7 +161,7 @@ public enum Runtime {
             // In create mode the container inherits the caller's stdio unless there is a log;
             // the monitor itself keeps none of it open.
             launched = try ContainerLauncher(options: options, bundle: bundle, store: store, mode: mode)
-                .launch(signalMask: signals.mask)
+                .launch()
         } catch {
             let message = (error as? BerthError)?.message ?? "\(error)"
             if report >= 0 {
@@ -186,7 +194,7 @@ public enum Runtime {
         let (status, exitedAt) = monitor.run(signalFD: signals.fd)
         if let saved = savedTerminal { Terminal.restore(0, saved) }
 
-        let oom = ((try? launched.cgroup?.oomKillCount()) ?? 0) ?? 0 > 0
+        let oom = ((try? launched.cgroup?.oomKillCount()) ?? nil ?? 0) > 0
         try? launched.cgroup?.killAll(signal: SIGKILL)
         try? launched.cgroup?.destroy()
         let record = ExitRecord(exitCode: status.code, signal: status.signal, oomKilled: oom,

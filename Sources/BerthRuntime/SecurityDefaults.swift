@@ -41,7 +41,7 @@ public enum SecurityDefaults {
             terminal: terminal, user: .init(uid: 0, gid: 0), args: args,
             env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
             cwd: "/", capabilities: .all(capabilities),
-            rlimits: [.init(type: "RLIMIT_NOFILE", hard: 1048576, soft: 1048576)],
+            rlimits: [.init(type: "RLIMIT_NOFILE", hard: 1024, soft: 1024)],
             noNewPrivileges: true)
         process.oomScoreAdj = nil
         var linux = RuntimeSpec.Linux(

@@ -155,13 +155,16 @@ public enum ProcessControl {
         return old
     }
 
-    /// Restores a signal mask, and resets every handler to default (for a child about to exec).
-    public static func restoreSignals(_ mask: sigset_t) {
-        var m = mask
+    /// Resets every handler to default and unblocks every signal, for a process about to exec a
+    /// container's program. Not the caller's old mask: berth-init may have been started from a
+    /// thread that blocks signals (libdispatch workers do), and a container must not inherit that.
+    public static func resetSignalsForExec() {
         for s in 1..<Int32(65) where s != SIGKILL && s != SIGSTOP {
             Glibc.signal(s, SIG_DFL)
         }
-        sigprocmask(SIG_SETMASK, &m, nil)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        sigprocmask(SIG_SETMASK, &empty, nil)
     }
 
     /// A signalfd for the given signals (which must be blocked).

@@ -79,33 +79,35 @@ final class RuntimeHarness: @unchecked Sendable {
         return try initCmd(["run", "--bundle", b, id])
     }
 
+    /// Runs a program with stdout and stderr going to files (not pipes: a created container
+    /// inherits them and keeps them open long after `create` returns, as with runc).
     func run(_ path: String, _ args: [String], stdin: String? = nil, timeout: TimeInterval = 60) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
-        let out = Pipe(), err = Pipe()
+        let tag = UUID().uuidString.prefix(8)
+        let outPath = "\(dir)/.out-\(tag)", errPath = "\(dir)/.err-\(tag)"
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: outPath); try? FileManager.default.removeItem(atPath: errPath) }
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         p.standardOutput = out
         p.standardError = err
         let inPipe = Pipe()
         p.standardInput = stdin == nil ? FileHandle.nullDevice : inPipe
         try p.run()
+        try out.close()
+        try err.close()
         if let stdin {
             inPipe.fileHandleForWriting.write(Data(stdin.utf8))
             try inPipe.fileHandleForWriting.close()
         }
-        // Read both pipes concurrently so a chatty child can't block on a full pipe.
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(1000) }
         if p.isRunning { p.terminate(); throw BerthError(.internal, "\(path) \(args) timed out") }
+        let outData = FileManager.default.contents(atPath: outPath) ?? Data()
+        let errData = FileManager.default.contents(atPath: errPath) ?? Data()
         return Result(code: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self))
     }

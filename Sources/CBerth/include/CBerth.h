@@ -7,4 +7,5 @@
 #include "berth_caps.h"
 #include "berth_tty.h"
 #include "berth_socket.h"
+#include "berth_seccomp.h"
 #endif

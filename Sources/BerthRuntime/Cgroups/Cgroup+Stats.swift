@@ -1,0 +1,89 @@
+import BerthCore
+import BerthSystem
+
+/// Counters of the memory controller (v2 `memory.events`; v1 has fewer, see the fields).
+public struct CgroupMemoryEvents: Sendable, Equatable {
+    /// Times usage went below `memory.low` protection (v2 only; 0 on v1).
+    public var low: UInt64 = 0
+    /// Times usage went over `memory.high` (v2 only; 0 on v1).
+    public var high: UInt64 = 0
+    /// Times usage hit the limit (v2 `max`; v1 `memory.failcnt`).
+    public var max: UInt64 = 0
+    /// Times the OOM killer was invoked (v2 only; v1 says `under_oom` instead, not a count).
+    public var oom: UInt64 = 0
+    /// Processes killed by the OOM killer.
+    public var oomKill: UInt64 = 0
+
+    /// All zero.
+    public init() {}
+}
+
+/// Small readers for the engine (stats, OOM detection). Each reads one or two files.
+extension Cgroup {
+    /// How many processes the OOM killer killed here (v1 `oom_kill` of memory.oom_control,
+    /// v2 `oom_kill` of memory.events).
+    public func oomKillCount() throws -> UInt64 {
+        switch try target("memory", for: "the OOM kill count") {
+        case .v1(let dir): return try readKeyed(dir, "memory.oom_control")["oom_kill"] ?? 0
+        case .v2(let dir): return try readKeyed(dir, "memory.events")["oom_kill"] ?? 0
+        }
+    }
+
+    /// The memory controller's event counters.
+    public func memoryEvents() throws -> CgroupMemoryEvents {
+        var e = CgroupMemoryEvents()
+        switch try target("memory", for: "memory events") {
+        case .v1(let dir):
+            e.oomKill = try readKeyed(dir, "memory.oom_control")["oom_kill"] ?? 0
+            e.max = try readNumber(dir, "memory.failcnt")
+        case .v2(let dir):
+            let k = try readKeyed(dir, "memory.events")
+            e.low = k["low"] ?? 0
+            e.high = k["high"] ?? 0
+            e.max = k["max"] ?? 0
+            e.oom = k["oom"] ?? 0
+            e.oomKill = k["oom_kill"] ?? 0
+        }
+        return e
+    }
+
+    /// Memory in use, in bytes (v1 memory.usage_in_bytes, v2 memory.current).
+    public func memoryUsage() throws -> UInt64 {
+        switch try target("memory", for: "memory usage") {
+        case .v1(let dir): return try readNumber(dir, "memory.usage_in_bytes")
+        case .v2(let dir): return try readNumber(dir, "memory.current")
+        }
+    }
+
+    /// The memory limit in bytes, nil when unlimited (v1 memory.limit_in_bytes, v2 memory.max).
+    public func memoryLimit() throws -> UInt64? {
+        switch try target("memory", for: "the memory limit") {
+        case .v1(let dir):
+            // v1 shows "unlimited" as the largest page-aligned 63-bit value.
+            let n = try readNumber(dir, "memory.limit_in_bytes")
+            return n >= 0x7FFF_FFFF_FFFF_F000 ? nil : n
+        case .v2(let dir):
+            let text = try read(dir, "memory.max")
+            if text == "max" { return nil }
+            guard let n = UInt64(text) else { throw BerthError(.corrupt, "cgroup: memory.max in \(dir): \(text)") }
+            return n
+        }
+    }
+
+    /// CPU time used by all processes, in nanoseconds (v1 cpuacct.usage; v2 `usage_usec` of
+    /// cpu.stat, which exists without the cpu controller).
+    public func cpuUsage() throws -> UInt64 {
+        if layout.mode != .unified, let dir = directory(for: "cpuacct") {
+            return try readNumber(dir, "cpuacct.usage")
+        }
+        guard let dir = unifiedDirectory else {
+            throw BerthError(.unsupported, "cgroup: cpu usage needs the cpuacct controller or cgroup v2")
+        }
+        return (try readKeyed(dir, "cpu.stat")["usage_usec"] ?? 0) * 1000
+    }
+
+    /// The number of tasks (threads included) in the cgroup (pids.current).
+    public func pidsCurrent() throws -> UInt64 {
+        try readNumber(try target("pids", for: "the task count").directory, "pids.current")
+    }
+}
