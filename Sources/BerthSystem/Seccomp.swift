@@ -65,18 +65,21 @@ public enum Seccomp {
         }
         let filter = instructions.map { sock_filter(code: $0.code, jt: $0.jt, jf: $0.jf, k: $0.k) }
         let len = UInt16(filter.count)
-        var r = filter.withUnsafeBufferPointer { buf -> Int32 in
+        // errno is read inside each closure, before anything else can clobber it.
+        var (r, err) = filter.withUnsafeBufferPointer { buf -> (Int32, Int32) in
             // SAFETY: `buf` is a live, contiguous array of `len` sock_filter values for the
             // duration of the call; the kernel copies the program before returning.
-            berth_seccomp_set_filter(flags, buf.baseAddress, len)
+            let r = berth_seccomp_set_filter(flags, buf.baseAddress, len)
+            return (r, r == 0 ? 0 : errno)
         }
-        if r != 0 && errno == ENOSYS && flags == 0 {
-            r = filter.withUnsafeBufferPointer { buf -> Int32 in
+        if r != 0 && err == ENOSYS && flags == 0 {
+            (r, err) = filter.withUnsafeBufferPointer { buf -> (Int32, Int32) in
                 // SAFETY: as above; prctl copies the program before returning.
-                berth_seccomp_prctl_filter(buf.baseAddress, len)
+                let r = berth_seccomp_prctl_filter(buf.baseAddress, len)
+                return (r, r == 0 ? 0 : errno)
             }
         }
-        if r != 0 { throw BerthError.sys("seccomp load", errno) }
+        if r != 0 { throw BerthError.sys("seccomp load", err) }
     }
 
     /// What happened in a filtered child of `runInFilteredChild`.
@@ -104,14 +107,14 @@ public enum Seccomp {
         var raw = [UInt](repeating: 0, count: 6)
         for (i, a) in args.enumerated() { raw[i] = UInt(a) }
         var out = berth_seccomp_outcome()
-        let r = filter.withUnsafeBufferPointer { buf in
-            raw.withUnsafeBufferPointer { argBuf in
-                // SAFETY: both buffers stay alive for the call; the C side reads `len`
-                // instructions and exactly 6 arguments, and writes only `out`.
-                berth_seccomp_selftest(buf.baseAddress, UInt16(filter.count), flags, number, argBuf.baseAddress, &out)
+        let err = filter.withUnsafeBufferPointer { buf in
+            raw.withUnsafeBufferPointer { argBuf -> Int32 in
+                // SAFETY: both buffers and `out` stay alive for the call; the C side reads
+                // `len` instructions and exactly 6 arguments, and writes only `out`.
+                berth_seccomp_selftest(buf.baseAddress, UInt16(filter.count), flags, number, argBuf.baseAddress, &out) == 0 ? 0 : errno
             }
         }
-        if r != 0 { throw BerthError.sys("seccomp self-test fork", errno) }
+        if err != 0 { throw BerthError.sys("seccomp self-test fork", err) }
         switch out.stage {
         case 0: return .returned(result: out.ret, errno: out.err)
         case 1, 2: return .setupFailed(stage: out.stage, errno: out.err)
@@ -126,6 +129,7 @@ public enum Seccomp {
     /// Docker's profiles compare it with their `minKernel` fields.
     public static func kernelRelease() -> String? {
         var u = utsname()
+        // SAFETY: `&u` points at a local utsname that uname fills and that outlives the call.
         guard uname(&u) == 0 else { return nil }
         return withUnsafeBytes(of: &u.release) { raw -> String in
             // SAFETY: `release` is a fixed-size, NUL-terminated char array inside `u`, which

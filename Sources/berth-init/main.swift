@@ -12,7 +12,8 @@ let usage = """
 usage: berth-init [--root DIR] COMMAND [OPTIONS] [ID]
 
 commands:
-  spec    [--bundle DIR] [--args 'sh -c ...']   write a default config.json (Docker's defaults)
+  spec    [--bundle DIR] [--args 'sh -c ...'] [--seccomp default|unconfined|FILE]
+          write a config.json with Docker's defaults (caps, masks, seccomp profile)
   create  --bundle DIR [--console-socket S] [--pid-file F] [--log-path F] ID
   start   ID
   run     --bundle DIR [--detach] [--console-socket S] [--pid-file F] [--log-path F] [--keep-stdin] ID
@@ -95,6 +96,7 @@ func main() throws -> Int32 {
     var consoleSocket: String?, pidFile: String?, logPath: String?
     var detach = false, keepStdin = false, force = false, all = false, tty = false
     var cwd: String?, user: String?, processFile: String?, specArgs: String?
+    var seccompProfile = "default"
     var env: [String] = []
     var positional: [String] = []
     while let w = args.next() {
@@ -114,6 +116,7 @@ func main() throws -> Int32 {
         case "--user", "-u": user = try args.value(w)
         case "--process", "-p": processFile = try args.value(w)
         case "--args": specArgs = try args.value(w)
+        case "--seccomp": seccompProfile = try args.value(w)
         case "--no-pivot", "--no-new-keyring", "--preserve-fds", "--format":
             if w == "--preserve-fds" || w == "--format" { _ = try args.value(w) }
         case "--": continue
@@ -140,7 +143,12 @@ func main() throws -> Int32 {
     switch command {
     case "spec":
         let argv = specArgs.map { ["sh", "-c", $0] } ?? ["sh"]
-        let spec = SecurityDefaults.spec(args: argv, terminal: tty)
+        var spec = SecurityDefaults.spec(args: argv, terminal: tty)
+        if seccompProfile != "unconfined" {
+            let profile = seccompProfile == "default" ? try DockerSeccompProfile.default
+                : try DockerSeccompProfile.parse(try FileSystem.read(seccompProfile))
+            spec.linux?.seccomp = try profile.ociConfig(capabilities: SecurityDefaults.capabilities)
+        }
         let path = "\(bundle)/config.json"
         if FileSystem.exists(path) { throw BerthError.conflict("file \(path) exists; remove it first") }
         var e = BerthJSONEncoder()

@@ -38,9 +38,9 @@ struct SeccompCompilerTests {
 
     /// Checks the program against the reference for the given (arch, nr, args) points.
     static func expectAgree(_ config: RuntimeSpec.Seccomp, _ program: SeccompProgram,
-                            nrs: [UInt32], arches: [UInt32], args: [[UInt64]],
+                            nrs: [UInt32], arches: [UInt32], args: [[UInt64]], enosys: Bool = true,
                             sourceLocation: SourceLocation = #_sourceLocation) {
-        let ref = SeccompReference(config)
+        let ref = SeccompReference(config, enosysForNewerSyscalls: enosys)
         var failures = 0
         for arch in arches {
             for nr in nrs {
@@ -81,6 +81,31 @@ struct SeccompCompilerTests {
             #expect(program.architectures == [.x86_64, .x86, .x32])
             Self.expectAgree(config, program, nrs: Self.allNumbers, arches: Self.allArches, args: Self.sweepArgs)
         }
+    }
+
+    @Test("runc's ENOSYS stub: numbers above the last named syscall get ENOSYS, unless permissive or off")
+    func enosysStub() throws {
+        let config = try DockerSeccompProfile.default.ociConfig(capabilities: SecurityDefaults.capabilities, kernelRelease: "6.18")
+        let on = try SeccompCompiler.compile(config)
+        let off = try SeccompCompiler.compile(config, enosysForNewerSyscalls: false)
+        func run(_ p: SeccompProgram, _ nr: UInt32, _ arch: UInt32 = SeccompReference.auditX86_64) -> UInt32? {
+            p.evaluate(SeccompData(nr: nr, arch: arch))
+        }
+        let fileGetattr = try #require(SyscallTable.number(of: "file_getattr", arch: .x86_64))
+        let removexattrat = try #require(SyscallTable.number(of: "removexattrat", arch: .x86_64))
+        #expect(run(on, fileGetattr) == SeccompReturn.errno | 38)
+        #expect(run(on, 1000) == SeccompReturn.errno | 38)
+        #expect(run(on, removexattrat) == SeccompReturn.allow)
+        #expect(run(on, 246) == SeccompReturn.errno | 1)  // kexec_load: a gap, not above the last
+        #expect(run(on, 0x4000_0000 | 1000) == SeccompReturn.errno | 38)
+        #expect(run(on, 1000, SeccompReference.auditI386) == SeccompReturn.errno | 38)
+        #expect(run(off, fileGetattr) == SeccompReturn.errno | 1)
+        Self.expectAgree(config, off, nrs: Self.allNumbers, arches: Self.allArches, args: [[0, 0, 0, 0, 0, 0]], enosys: false)
+        var allow = config
+        allow.defaultAction = "SCMP_ACT_ALLOW"
+        allow.defaultErrnoRet = nil
+        allow.syscalls = [Call(names: ["read"], action: "SCMP_ACT_ERRNO")]
+        #expect(run(try SeccompCompiler.compile(allow), 1000) == SeccompReturn.allow)
     }
 
     @Test("every comparison operator, 64-bit edge values against edge arguments", arguments: ops)

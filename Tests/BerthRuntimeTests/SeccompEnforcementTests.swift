@@ -63,6 +63,14 @@ struct SeccompEnforcementTests {
         }
     }
 
+    @Test("syscalls newer than the profile get ENOSYS, as under runc")
+    func newerSyscalls() throws {
+        let docker = try Self.docker()
+        // file_getattr (468, Linux 6.17) is not in Docker's profile and above all it names.
+        #expect(Self.errno(of: try Self.run(docker, 468, [UInt64(bitPattern: -1)])) == ENOSYS)
+        #expect(Self.errno(of: try Self.run(docker, 999)) == ENOSYS)
+    }
+
     @Test("Docker's default profile: ordinary calls work, personality only for Docker's values")
     func dockerAllows() throws {
         let docker = try Self.docker()

@@ -13,8 +13,11 @@ struct SeccompReference {
     let arches: Set<SeccompArch>
     /// For each arch, for each rule in order: the numbers its names have there.
     let numbers: [SeccompArch: [Set<UInt32>]]
+    /// runc's ENOSYS stub: per arch, the highest number the config names; calls above it get
+    /// ENOSYS when the default action is not permissive.
+    let enosysAbove: [SeccompArch: UInt32]
 
-    init(_ config: RuntimeSpec.Seccomp) {
+    init(_ config: RuntimeSpec.Seccomp, enosysForNewerSyscalls: Bool = true) {
         self.config = config
         var a: Set<SeccompArch> = [.x86_64]
         for name in config.architectures ?? [] {
@@ -27,6 +30,15 @@ struct SeccompReference {
             numbers[arch] = (config.syscalls ?? []).map { Set($0.names.compactMap { SyscallTable.number(of: $0, arch: arch) }) }
         }
         self.numbers = numbers
+        var above: [SeccompArch: UInt32] = [:]
+        let permissive = ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"].contains(config.defaultAction)
+        let defaultIsENOSYS = config.defaultAction == "SCMP_ACT_ERRNO" && config.defaultErrnoRet == 38
+        if enosysForNewerSyscalls && !permissive && !defaultIsENOSYS {
+            for (arch, sets) in numbers {
+                if let max = sets.flatMap({ $0 }).max() { above[arch] = max }
+            }
+        }
+        enosysAbove = above
     }
 
     static func actionValue(_ name: String, _ errnoRet: UInt32?) -> UInt32 {
@@ -72,6 +84,7 @@ struct SeccompReference {
         default:
             return 0x8000_0000
         }
+        if let last = enosysAbove[arch], nr > last { return 0x0005_0000 | 38 }
         var full = args
         while full.count < 6 { full.append(0) }
         let rules = config.syscalls ?? []

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import BerthCore
 import BerthSystem
 
@@ -171,47 +174,59 @@ public struct CgroupLayout: Sendable, Equatable {
         return layout
     }
 
-    /// The byte-level parser: mountinfo can be long on busy hosts (every container's overlay),
-    /// so lines are only split into fields once their filesystem type says `cgroup`/`cgroup2`.
+    /// The byte-level parser. mountinfo can be long on busy hosts (every container's overlay,
+    /// with long options), so lines are scanned in place and only cgroup mounts are split into
+    /// fields and strings.
     static func parse(mountinfo: [UInt8], procCgroup: [UInt8]) throws -> CgroupLayout {
         // /proc/self/cgroup: "ID:controller,list:/path" (v2: "0::/path").
         var own: [String: String] = [:]
         var ownV2 = "/"
-        for line in procCgroup.split(separator: UInt8(ascii: "\n")) {
-            let f = line.split(separator: UInt8(ascii: ":"), maxSplits: 2, omittingEmptySubsequences: false)
-            guard f.count == 3 else { continue }
-            let path = String(decoding: f[2], as: UTF8.self)
-            if f[1].isEmpty { ownV2 = path; continue }
-            for c in f[1].split(separator: UInt8(ascii: ",")) { own[String(decoding: c, as: UTF8.self)] = path }
+        forEachLine(procCgroup) { line in
+            guard let c1 = line.firstIndex(of: UInt8(ascii: ":")),
+                  let c2 = line[(c1 + 1)...].firstIndex(of: UInt8(ascii: ":")) else { return }
+            let path = String(decoding: line[(c2 + 1)...], as: UTF8.self)
+            if c2 == c1 + 1 { ownV2 = path; return }
+            forEachField(line[(c1 + 1)..<c2], separator: UInt8(ascii: ",")) { own[String(decoding: $0, as: UTF8.self)] = path }
         }
 
         var v1: [Hierarchy] = []
         var v2: Hierarchy?
-        let separator: [UInt8] = Array(" - cgroup".utf8)
-        for line in mountinfo.split(separator: UInt8(ascii: "\n")) {
-            // Cheap filter first: the optional fields end with " - ", then the fs type.
-            guard let sep = firstRange(of: separator, in: line) else { continue }
-            let tail = line[(sep + 3)...].split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-            guard tail.count >= 3 else { continue }
-            let fsType = String(decoding: tail[0], as: UTF8.self)
-            guard fsType == "cgroup" || fsType == "cgroup2" else { continue }
-            let head = line[..<sep].split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-            guard head.count >= 5 else { continue }
-            let root = unescape(head[3])
-            let mountPoint = unescape(head[4])
-            let name = String(mountPoint.split(separator: "/").last ?? "")
-            if fsType == "cgroup2" {
-                let h = Hierarchy(name: name, controllers: [], mountPoint: mountPoint, root: root, fsType: fsType,
+        let space = UInt8(ascii: " ")
+        forEachCgroupMount(mountinfo) { line, sep in
+            // "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS"
+            var fields = FieldIterator(line[(sep + 3)...], separator: space)
+            guard let fsField = fields.next(), fields.next() != nil, let superField = fields.next() else { return }
+            let isV2: Bool
+            if fsField.elementsEqual("cgroup2".utf8) { isV2 = true } else if fsField.elementsEqual("cgroup".utf8) { isV2 = false } else { return }
+            var head = FieldIterator(line[..<sep], separator: space)
+            _ = head.next(); _ = head.next(); _ = head.next()
+            guard let rootField = head.next(), let mountField = head.next() else { return }
+            let root = unescape(rootField)
+            let mountPoint = unescape(mountField)
+            let slash = mountField.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? mountField.startIndex
+            let name = unescape(mountField[slash...])
+            if isV2 {
+                let h = Hierarchy(name: name, controllers: [], mountPoint: mountPoint, root: root, fsType: "cgroup2",
                                   superOptions: "", ownPath: ownV2)
                 // Keep the first mount, unless a later one shows the whole hierarchy.
                 if v2 == nil || (v2?.root != "/" && root == "/") { v2 = h }
-                continue
+                return
             }
-            let options = tail[2].split(separator: UInt8(ascii: ",")).map { String(decoding: $0, as: UTF8.self) }
-            let controllers = options.filter { knownV1Controllers.contains($0) || $0.hasPrefix("name=") }
-            guard controllers.contains(where: { v1Controllers.contains($0) }) else { continue }
+            var controllers: [String] = []
+            var ours = false
+            forEachField(superField, separator: UInt8(ascii: ",")) { option in
+                let o = String(decoding: option, as: UTF8.self)
+                if o.utf8.starts(with: "name=".utf8) {
+                    controllers.append(o)
+                    if o == "name=systemd" { ours = true }
+                } else if knownV1Controllers.contains(o) {
+                    controllers.append(o)
+                    if v1Controllers.contains(o) { ours = true }
+                }
+            }
+            guard ours else { return }
             let ownPath = controllers.lazy.compactMap { own[$0] }.first ?? "/"
-            let h = Hierarchy(name: name, controllers: controllers, mountPoint: mountPoint, root: root, fsType: fsType,
+            let h = Hierarchy(name: name, controllers: controllers, mountPoint: mountPoint, root: root, fsType: "cgroup",
                               superOptions: controllers.joined(separator: ","), ownPath: ownPath)
             if let i = v1.firstIndex(where: { $0.controllers == controllers }) {
                 if v1[i].root != "/" && root == "/" { v1[i] = h }
@@ -227,16 +242,73 @@ public struct CgroupLayout: Sendable, Equatable {
         return CgroupLayout(mode: .unified, hierarchies: [], unified: v2)
     }
 
-    /// The index where `needle` starts in `hay`, if anywhere.
-    private static func firstRange(of needle: [UInt8], in hay: ArraySlice<UInt8>) -> Int? {
-        guard hay.count >= needle.count, let first = needle.first else { return nil }
-        var i = hay.startIndex
-        let last = hay.endIndex - needle.count
-        while i <= last {
-            if hay[i] == first {
-                var j = 1
-                while j < needle.count && hay[i + j] == needle[j] { j += 1 }
-                if j == needle.count { return i }
+    /// Calls `body` with each line (without its newline).
+    private static func forEachLine(_ bytes: [UInt8], _ body: (ArraySlice<UInt8>) -> Void) {
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            if end > start { body(bytes[start..<end]) }
+            start = end + 1
+        }
+    }
+
+    /// Calls `body` with each non-empty field.
+    private static func forEachField(_ bytes: ArraySlice<UInt8>, separator: UInt8, _ body: (ArraySlice<UInt8>) -> Void) {
+        var it = FieldIterator(bytes, separator: separator)
+        while let f = it.next() { body(f) }
+    }
+
+    /// Non-empty fields of a slice, without allocating.
+    private struct FieldIterator: IteratorProtocol {
+        let bytes: ArraySlice<UInt8>
+        let separator: UInt8
+        var position: Int
+        init(_ bytes: ArraySlice<UInt8>, separator: UInt8) {
+            self.bytes = bytes
+            self.separator = separator
+            position = bytes.startIndex
+        }
+        mutating func next() -> ArraySlice<UInt8>? {
+            while position < bytes.endIndex && bytes[position] == separator { position += 1 }
+            guard position < bytes.endIndex else { return nil }
+            let start = position
+            while position < bytes.endIndex && bytes[position] != separator { position += 1 }
+            return bytes[start..<position]
+        }
+    }
+
+    /// Calls `body` with each line whose filesystem type starts with "cgroup", and the index of
+    /// its " - " separator. Candidates are found with memchr (SIMD in glibc), so the hundreds of
+    /// overlay lines of a busy host cost next to nothing.
+    private static func forEachCgroupMount(_ bytes: [UInt8], _ body: (ArraySlice<UInt8>, Int) -> Void) {
+        let tail = Array("- cgroup".utf8)
+        var hits: [Int] = []
+        bytes.withUnsafeBytes { hay in
+            guard let base = hay.baseAddress else { return }
+            var offset = 1
+            while offset < hay.count, let hit = memchr(base + offset, Int32(UInt8(ascii: "-")), hay.count - offset) {
+                let i = base.distance(to: UnsafeRawPointer(hit))
+                if hay[i - 1] == UInt8(ascii: " "), i + tail.count <= hay.count,
+                   memcmp(base + i, tail, tail.count) == 0 { hits.append(i - 1) }
+                offset = i + 1
+            }
+        }
+        var lastEnd = -1
+        for sep in hits where sep > lastEnd {
+            let start = bytes[..<sep].lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+            let end = bytes[sep...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            lastEnd = end
+            // The first " - " of the line must be this one (the separator).
+            if firstSeparator(bytes[start..<end]) == sep { body(bytes[start..<end], sep) }
+        }
+    }
+
+    /// Where the first " - " of a line starts.
+    private static func firstSeparator(_ line: ArraySlice<UInt8>) -> Int? {
+        var i = line.startIndex + 1
+        while i + 1 < line.endIndex {
+            if line[i] == UInt8(ascii: "-") && line[i - 1] == UInt8(ascii: " ") && line[i + 1] == UInt8(ascii: " ") {
+                return i - 1
             }
             i += 1
         }
