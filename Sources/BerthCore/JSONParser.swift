@@ -2,8 +2,9 @@
 ///
 /// Positions are byte offsets into `base`; line and column are computed only when an error is
 /// reported. Strings without escapes (nearly all) are scanned eight bytes at a time and made
-/// into a `String` with a single validating copy; strings with escapes are decoded into a
-/// reused scratch buffer.
+/// into a `String` with one copy (UTF-8 checked only when a non-ASCII byte was seen); strings
+/// with escapes are decoded into a reused scratch buffer. Elements and members collect on
+/// shared stacks so each array and object is allocated once, at its final size.
 struct JSONParser {
     let base: UnsafePointer<UInt8>
     let end: Int

@@ -116,6 +116,14 @@ struct RootfsSetup {
         try Mounts.remountBind(path, adding: flags)
     }
 
+    /// Makes the mount now at `dest` read-only. `dest` is opened afresh: a descriptor taken
+    /// before the mount names the directory underneath it, not the mount.
+    private func remountBindInRoot(_ dest: String, rootFD: Int32) throws {
+        let top = try FD.openInRoot(rootFD, dest, O_PATH)
+        defer { FD.close(top) }
+        try Mounts.remountBind(FD.procPath(top), adding: .readOnly)
+    }
+
     /// Creates the mount target inside the rootfs (directories along the way, and the final
     /// component as a directory or an empty file) and returns an O_PATH descriptor of it.
     private func createTarget(_ dest: String, directory: Bool, rootFD: Int32) throws -> Int32 {
@@ -163,9 +171,9 @@ struct RootfsSetup {
         if layout.mode == .unified {
             if ownNS {
                 try Mounts.mount(source: "cgroup2", target: path, type: "cgroup2", flags: flags.union(opts.flags.intersection(.readOnly)))
-            } else if let v2 = layout.unifiedMountPoint {
-                try Mounts.mount(source: v2 + cgroupPath, target: path, type: nil, flags: [.bind])
-                if opts.flags.contains(.readOnly) { try remountBind(path, flags: .readOnly) }
+            } else if let v2 = layout.unified {
+                try Mounts.mount(source: v2.directory(for: cgroupPath), target: path, type: nil, flags: [.bind])
+                if opts.flags.contains(.readOnly) { try remountBindInRoot(m.destination, rootFD: rootFD) }
             }
             return
         }
@@ -178,8 +186,8 @@ struct RootfsSetup {
                 try Mounts.mount(source: "cgroup", target: FD.procPath(fd), type: h.fsType,
                                  flags: flags.union(opts.flags.intersection(.readOnly)), data: h.superOptions)
             } else {
-                try Mounts.mount(source: h.mountPoint + h.containerRelative(cgroupPath), target: FD.procPath(fd), type: nil, flags: [.bind])
-                if opts.flags.contains(.readOnly) { try remountBind(FD.procPath(fd), flags: .readOnly) }
+                try Mounts.mount(source: h.directory(for: cgroupPath), target: FD.procPath(fd), type: nil, flags: [.bind])
+                if opts.flags.contains(.readOnly) { try remountBindInRoot(sub, rootFD: rootFD) }
             }
         }
         if opts.flags.contains(.readOnly) {

@@ -308,6 +308,24 @@ struct JSONCodableTests {
         #expect(errorMessage { _ = try decoder.decode(Pair.self, from: "[1]") } == "invalid json: [1]: expected a value, found the end of the array (1 elements)")
     }
 
+    @Test func collectionFastPathsNameThePath() {
+        struct Annotated: Decodable { var annotations: [String: String]?; var args: [String]; var raw: [String: JSONValue]? }
+        #expect(errorMessage { _ = try decoder.decode(Annotated.self, from: "{\"args\":[],\"annotations\":{\"org.example.a\":\"x\",\"b\":1}}") }
+            == "invalid json: annotations.b: expected string, found number")
+        #expect(errorMessage { _ = try decoder.decode(Annotated.self, from: "{\"args\":[],\"annotations\":{\"org.example.a\":false}}") }
+            == "invalid json: annotations[\"org.example.a\"]: expected string, found boolean")
+        #expect(errorMessage { _ = try decoder.decode(Annotated.self, from: "{\"args\":\"sh\"}") } == "invalid json: args: expected array, found string")
+        #expect(errorMessage { _ = try decoder.decode(Annotated.self, from: "{\"args\":[],\"raw\":[]}") } == "invalid json: raw: expected object, found array")
+        #expect(errorMessage { _ = try decoder.decode([String].self, from: "[\"a\",null]") } == "invalid json: [1]: expected string, found null")
+        #expect(errorMessage { _ = try decoder.decode([[String]].self, from: "[[],[\"a\",2]]") } == "invalid json: [1][1]: expected string, found number")
+    }
+
+    @Test func rawBufferOverload() throws {
+        let bytes = Array("{\"id\":9}".utf8)
+        let inner = try bytes.withUnsafeBytes { try decoder.decode(Inner.self, from: $0) }
+        #expect(inner == Inner(id: 9))
+    }
+
     @Test func unkeyedFailureDoesNotAdvance() throws {
         struct Mixed: Decodable {
             var items: [String] = []

@@ -269,3 +269,39 @@ struct ContainerTests {
         }
     }
 }
+
+/// The same bundle runs under runc and under berth-init, with the same view from inside.
+@Suite("runc compatibility")
+struct RuncCompatibilityTests {
+    @Test func runcSpecBundleRunsUnderBoth() throws {
+        let runc = ["/usr/sbin/runc", "/usr/bin/runc"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let runc else {
+            Issue.record("runc is not installed (scripts/setup installs it)")
+            return
+        }
+        let h = try RuntimeHarness()
+        defer { h.cleanUp() }
+        let b = try h.bundle("compat", args: ["true"])
+        try FileManager.default.removeItem(atPath: "\(b)/config.json")
+        let spec = try h.run(runc, ["spec", "--bundle", b])
+        #expect(spec.code == 0, "\(spec.stderr)")
+        // runc's own default config, with a probe as the program and a cgroup of the test's.
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(b)/config.json"))) as? [String: Any] ?? [:]
+        var process = config["process"] as? [String: Any] ?? [:]
+        process["terminal"] = false
+        process["args"] = ["sh", "-c", "hostname; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; ls /proc | grep -c '^[0-9]'; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; touch /sys/fs/cgroup/x 2>/dev/null || echo cgroupfs-ro"]
+        config["process"] = process
+        var linux = config["linux"] as? [String: Any] ?? [:]
+        linux["resources"] = ["pids": ["limit": 42], "devices": [["allow": false, "access": "rwm"]]]
+        linux["cgroupsPath"] = "\(h.cgroupParent)/compat"
+        config["linux"] = linux
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: "\(b)/config.json"))
+
+        let ours = try h.initCmd(["run", "--bundle", b, "compat"])
+        #expect(ours.code == 0, "berth-init: \(ours.stderr)")
+        let theirs = try h.run(runc, ["--root", "\(h.dir)/runc-state", "run", "--bundle", b, "compat-runc"])
+        #expect(theirs.code == 0, "runc: \(theirs.stderr)")
+        #expect(ours.stdout == theirs.stdout, "berth-init:\n\(ours.stdout)\nrunc:\n\(theirs.stdout)")
+        #expect(ours.stdout.contains("42\ncgroupfs-ro"), "\(ours.stdout)")
+    }
+}
