@@ -22,15 +22,16 @@ let package = Package(
     ],
     targets: [
         // C shims, no policy: one header per concern.
-        .target(name: "CBerth"),
+        .target(name: "CBerth", exclude: ["README.md"]),
         // Foundation-free foundation: errors, JSON, atomic files.
-        .target(name: "BerthCore"),
+        .target(name: "BerthCore", exclude: ["README.md"]),
         // The only Swift that calls libc/CBerth for privileged work.
-        .target(name: "BerthSystem", dependencies: ["CBerth", "BerthCore"]),
+        .target(name: "BerthSystem", dependencies: ["CBerth", "BerthCore"], exclude: ["README.md"]),
         // OCI types (pure values, Codable with BerthCore's JSON or Foundation's).
-        .target(name: "BerthOCI", dependencies: ["BerthCore"]),
+        .target(name: "BerthOCI", dependencies: ["BerthCore"], exclude: ["README.md"]),
         // Container lifecycle: create flow, cgroups, seccomp, capabilities, the monitor.
-        .target(name: "BerthRuntime", dependencies: ["BerthCore", "BerthSystem", "BerthOCI"]),
+        .target(name: "BerthRuntime", dependencies: ["BerthCore", "BerthSystem", "BerthOCI"],
+                exclude: ["README.md", "Cgroups/README.md"]),
         .executableTarget(
             name: "berth-init",
             dependencies: ["BerthRuntime"],

@@ -89,31 +89,33 @@ extension Cgroup {
     /// mkdir -p of `dir` below `mount`, appending what it made (parents first) to `made`. A
     /// parent removed meanwhile by another container's `destroy` (ENOENT) is made again.
     func makePath(_ dir: String, under mount: String, made: inout [String]) throws {
-        for _ in 0..<5 {
-            do {
-                if try FileSystem.makeDirectory(dir) { made.append(dir) }
-                return
-            } catch let e as BerthError where e.errno == ENOENT {
-                // Make the missing ancestors, top first, then try the leaf again.
-                var missing: [String] = []
-                var p = FileSystem.parentDirectory(of: dir)
-                while p.count > mount.count && !FileSystem.isDirectory(p) {
-                    missing.append(p)
-                    p = FileSystem.parentDirectory(of: p)
-                }
-                guard !missing.isEmpty else { throw BerthError.sys("cgroup: mkdir \(dir)", ENOENT) }
-                for m in missing.reversed() {
-                    do {
-                        if try FileSystem.makeDirectory(m) { made.append(m) }
-                    } catch let e as BerthError where e.errno == ENOENT {
-                        break  // raced with a removal above: start over
+        do {
+            for _ in 0..<5 {
+                do {
+                    if try FileSystem.makeDirectory(dir) { made.append(dir) }
+                    return
+                } catch let e as BerthError where e.errno == ENOENT {
+                    // Make the missing ancestors, top first, then try the leaf again.
+                    var missing: [String] = []
+                    var p = FileSystem.parentDirectory(of: dir)
+                    while p.count > mount.count && !FileSystem.isDirectory(p) {
+                        missing.append(p)
+                        p = FileSystem.parentDirectory(of: p)
+                    }
+                    guard !missing.isEmpty else { throw e }
+                    for m in missing.reversed() {
+                        do {
+                            if try FileSystem.makeDirectory(m) { made.append(m) }
+                        } catch let e as BerthError where e.errno == ENOENT {
+                            break  // raced with a removal above: start over
+                        }
                     }
                 }
-            } catch let e as BerthError {
-                throw BerthError(e.code, "cgroup: mkdir \(dir): \(errnoDescription(e.errno ?? EIO))", errno: e.errno)
             }
+            throw BerthError(.system, "mkdir \(dir): parent directories keep disappearing")
+        } catch let e as BerthError {
+            throw e.context("cgroup")
         }
-        throw BerthError(.system, "cgroup: mkdir \(dir): parent directories keep disappearing")
     }
 
     /// v1 cpuset: gives each directory made the cpus and mems of its parent (a new cpuset is
