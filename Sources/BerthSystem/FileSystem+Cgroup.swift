@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import BerthCore
+import CBerth
 
 /// The calls the cgroup manager (BerthRuntime/Cgroups) makes on cgroupfs: single-level mkdir and
 /// rmdir with their errno, small reads, subdirectory listing.
@@ -72,23 +73,15 @@ public enum CgroupDeviceBPF {
     private static let sysBPF = -1
     #endif
 
-    private typealias SyscallFunction = @convention(c) (Int, Int, UnsafeMutableRawPointer?, Int) -> Int
-
-    /// bpf(2) through glibc's `syscall`, which Swift cannot call directly (it is variadic).
-    ///
-    /// SAFETY: glibc's `syscall` is an assembly routine that moves its integer arguments from the
-    /// argument registers into the kernel's; on x86_64 and arm64 Linux integer/pointer variadic
-    /// arguments travel in the same registers as fixed ones, so a fixed four-argument prototype
-    /// calls it correctly. `attr` stays valid for the call. A CBerth `berth_bpf` shim is the
-    /// cleaner home for this (see the cgroup README).
+    /// bpf(2) through CBerth (glibc has no wrapper), retrying EINTR.
     private static func bpf(_ cmd: Int, _ attr: UnsafeMutableRawBufferPointer) -> Int {
-        guard sysBPF >= 0, let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syscall") else {
+        guard sysBPF >= 0 else {
             errno = ENOSYS
             return -1
         }
-        let call = unsafeBitCast(sym, to: SyscallFunction.self)
         while true {
-            let r = call(sysBPF, cmd, attr.baseAddress, attr.count)
+            // SAFETY: `attr` is a live buffer of `attr.count` bytes for the duration of the call.
+            let r = Int(berth_bpf(Int32(cmd), attr.baseAddress, UInt32(attr.count)))
             if r == -1 && errno == EINTR { continue }
             return r
         }

@@ -50,3 +50,4 @@ int berth_setresgid(gid_t r, gid_t e, gid_t s) { return setresgid(r, e, s); }
 int berth_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 int berth_sethostname(const char *name, size_t len) { return sethostname(name, len); }
 int berth_setdomainname(const char *name, size_t len) { return setdomainname(name, len); }
+long berth_bpf(int cmd, void *attr, unsigned int size) { return syscall(SYS_bpf, cmd, attr, size); }

@@ -63,6 +63,7 @@ struct CgroupHostTests {
 
     @Test func lifecycle() throws {
         let parent = try HostCgroupParent()
+        defer { parent.removeAll() }
         var cg = try Cgroup(layout: parent.layout, path: parent.name + "/c1")
         try cg.create(resources: CgroupHostTests.resources)
         #expect(cg.created.count == 2 * cg.directories.count, "parent and leaf made in every hierarchy")
@@ -131,6 +132,7 @@ struct CgroupHostTests {
     /// An invalid value fails with the file, value and directory named, and nothing stays.
     @Test func invalidCpusetLeavesNothing() throws {
         let parent = try HostCgroupParent()
+        defer { parent.removeAll() }
         var cg = try Cgroup(layout: parent.layout, path: parent.name + "/c1")
         do {
             try cg.create(resources: .init(memory: .init(limit: 64 << 20), cpu: .init(cpus: "64-70")))
@@ -148,6 +150,7 @@ struct CgroupHostTests {
     /// cpuset parent someone left behind is filled in.
     @Test func sharedParentStays() throws {
         let parent = try HostCgroupParent()
+        defer { parent.removeAll() }
         for d in parent.directories { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: false) }
         var a = try Cgroup(layout: parent.layout, path: parent.name + "/a")
         var b = try Cgroup(layout: parent.layout, path: parent.name + "/b")
@@ -170,6 +173,7 @@ struct CgroupHostTests {
     /// parent for the second; destroying the second removes it.
     @Test func madeParentRemovedWithLastUser() throws {
         let parent = try HostCgroupParent()
+        defer { parent.removeAll() }
         var a = try Cgroup(layout: parent.layout, path: parent.name + "/a")
         var b = try Cgroup(layout: parent.layout, path: parent.name + "/b")
         try a.create(resources: nil)
@@ -185,6 +189,7 @@ struct CgroupHostTests {
     /// v1 memory + swap: raising needs memsw first, lowering needs the limit first.
     @Test func updateMemoryBothWays() throws {
         let parent = try HostCgroupParent()
+        defer { parent.removeAll() }
         var cg = try Cgroup(layout: parent.layout, path: parent.name + "/m")
         try cg.create(resources: .init(memory: .init(limit: 64 << 20, swap: 128 << 20)))
         defer { try? cg.destroy() }
@@ -200,6 +205,28 @@ struct CgroupHostTests {
         #expect(values() == ["33554432", "50331648"])
         try cg.update(resources: .init(memory: .init(limit: -1)))
         #expect(values().allSatisfy { UInt64($0 ?? "") ?? 0 > 1 << 60 }, "\(values())")
+    }
+
+    /// The OOM killer at work: a process over its limit is killed and counted.
+    @Test func oomKillCounted() throws {
+        let parent = try HostCgroupParent()
+        defer { parent.removeAll() }
+        var cg = try Cgroup(layout: parent.layout, path: parent.name + "/oom")
+        try cg.create(resources: .init(memory: .init(limit: 16 << 20, swap: 16 << 20)))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "read go; exec tail /dev/zero"]
+        let input = Pipe()
+        p.standardInput = input
+        try p.run()
+        try cg.addProcess(pid: p.processIdentifier)
+        input.fileHandleForWriting.write(Data("go\n".utf8))
+        p.waitUntilExit()
+        #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL)
+        #expect(try cg.oomKillCount() == 1)
+        #expect(try cg.memoryEvents().oomKill == 1)
+        try cg.destroy()
+        #expect(parent.leftovers().isEmpty)
     }
 
     /// A relative path is below the caller's own cgroup in each hierarchy.
@@ -226,6 +253,7 @@ struct CgroupHostTests {
         v2.controllers = []   // do not touch the host's subtree_control
         let layout = CgroupLayout(mode: .unified, hierarchies: [], unified: v2)
         let parent = try HostCgroupParent(layout: layout)
+        defer { parent.removeAll() }
         var cg = try Cgroup(layout: layout, path: parent.name + "/dev")
         try cg.create(resources: .init(devices: [.init(allow: false, access: "rwm")]))
         let dir = try #require(cg.unifiedDirectory)

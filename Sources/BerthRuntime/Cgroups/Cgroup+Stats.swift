@@ -7,7 +7,8 @@ public struct CgroupMemoryEvents: Sendable, Equatable {
     public var low: UInt64 = 0
     /// Times usage went over `memory.high` (v2 only; 0 on v1).
     public var high: UInt64 = 0
-    /// Times usage hit the limit (v2 `max`; v1 `memory.failcnt`).
+    /// Times usage hit the limit (v2 `max`; v1 `memory.failcnt`, which does not count charges
+    /// that failed on the memory+swap limit first).
     public var max: UInt64 = 0
     /// Times the OOM killer was invoked (v2 only; v1 says `under_oom` instead, not a count).
     public var oom: UInt64 = 0

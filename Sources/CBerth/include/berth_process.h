@@ -53,5 +53,7 @@ int berth_setgroups(size_t n, const gid_t *groups);
 int berth_execve(const char *path, char *const argv[], char *const envp[]);
 /// personality(2).
 int berth_personality(unsigned long persona);
+/// bpf(2) (no glibc wrapper): used to load and attach cgroup v2 device programs.
+long berth_bpf(int cmd, void *attr, unsigned int size);
 /// The raw seccomp filter load lives in berth_seccomp.h.
 #endif
