@@ -19,10 +19,10 @@ runs=${1:-100}
 berth=$PWD/.build/release/berth-init
 
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)
-cleanup() {
-  for r in "$work"/state-*; do [ -d "$r" ] || continue; done
-  rm -rf "$work"
-}
+# State roots on tmpfs, where every runtime keeps them by default (/run/runc, /run/crun,
+# /run/berth/runtime): state writes are fsync'ed, which costs milliseconds on a disk.
+state=$(mktemp -d /run/berth-bench.XXXXXX)
+cleanup() { rm -rf "$work" "$state"; }
 trap cleanup EXIT
 bundle=$work/bundle
 mkdir -p "$bundle"
@@ -41,10 +41,10 @@ wrap() { echo "unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/uni
 # Each command runs the same container id again and again; run removes it when it exits.
 hyperfine -N --warmup 10 --runs "$runs" \
   --export-json bench/results/runtime-start.json --export-markdown "$work/table.md" \
-  -n berth "$berth --root $work/state-berth run -b $bundle bench" \
-  -n runc "runc --root $work/state-runc run -b $bundle bench" \
-  -n "berth (v1 view)" "$(wrap "$berth --root $work/state-berth2 run -b $bundle bench")" \
-  -n "crun (v1 view)" "$(wrap "crun --root $work/state-crun run -b $bundle bench")" \
+  -n berth "$berth --root $state/berth run -b $bundle bench" \
+  -n runc "runc --root $state/runc run -b $bundle bench" \
+  -n "berth (v1 view)" "$(wrap "$berth --root $state/berth2 run -b $bundle bench")" \
+  -n "crun (v1 view)" "$(wrap "crun --root $state/crun run -b $bundle bench")" \
   -n "wrapper alone" "$(wrap true)"
 
 {
