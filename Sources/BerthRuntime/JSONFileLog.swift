@@ -18,6 +18,9 @@ final class JSONFileLog {
         fd = try FD.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
     }
 
+    /// Adopts an open log descriptor (a re-exec'd monitor).
+    init(fd: Int32) { self.fd = fd }
+
     deinit { FD.close(fd) }
 
     /// Adds output of a stream (`stdout` / `stderr`).

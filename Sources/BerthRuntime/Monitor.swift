@@ -42,7 +42,8 @@ final class Monitor {
         var status: ExitStatus?
         var exitedAt = WallClock.now()
         var drainDeadline: WallClock?
-        var buf = [UInt8](repeating: 0, count: 65536)
+        // Small on purpose: this buffer is resident for the container's whole life.
+        var buf = [UInt8](repeating: 0, count: 16384)
         while true {
             if status != nil && (outputs.isEmpty || (drainDeadline.map { WallClock.now() > $0 } ?? false)) { break }
             var fds: [pollfd] = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]

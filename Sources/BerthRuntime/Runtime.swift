@@ -32,7 +32,7 @@ public enum Runtime {
             // the caller's pipes (or its process supervisor's) open for the container's life.
             ProcessControl.closeDescriptors(from: 3, keeping: [report.write])
             ProcessControl.newSession()
-            let code = monitorMain(options: options, bundle: bundle, store: store, mode: .create, report: report.write)
+            let code = monitorMain(options: options, bundle: consume bundle, store: store, mode: .create, report: report.write)
             ProcessControl.exitNow(code)
         }
         FD.close(report.write)
@@ -149,18 +149,21 @@ public enum Runtime {
 
     /// Launches the container and runs its monitor until it exits. In `create` mode the outcome
     /// of the launch is reported on `report` ("O" or "E" + message) before the monitor loop.
-    static func monitorMain(options: LaunchOptions, bundle: RuntimeBundle, store: StateStore,
+    static func monitorMain(options: LaunchOptions, bundle: consuming RuntimeBundle, store: StateStore,
                             mode: ContainerLauncher.Mode, report: Int32,
                             onExit: (ExitRecord) -> Void = { _ in }) -> Int32 {
         let id = options.id
         let launched: ContainerLauncher.Launched
         let signals: (mask: sigset_t, fd: Int32)
         var savedTerminal: [UInt8]?
+        let usesPidNamespace = bundle.has(.pid)
         do {
             signals = try takeSignals()
             // In create mode the container inherits the caller's stdio unless there is a log;
             // the monitor itself keeps none of it open.
-            launched = try ContainerLauncher(options: options, bundle: bundle, store: store, mode: mode)
+            // The bundle (the spec and its seccomp rules) is consumed here, so it is freed before
+            // the trim below instead of living as long as the container.
+            launched = try ContainerLauncher(options: options, bundle: consume bundle, store: store, mode: mode)
                 .launch()
         } catch {
             let message = (error as? BerthError)?.message ?? "\(error)"
@@ -182,8 +185,14 @@ public enum Runtime {
                 FD.close(null)
             }
         }
+        if mode == .create {
+            // Start the long-lived monitor afresh: exec'ing ourselves drops everything set-up
+            // left in memory (the parsed spec, the seccomp program, heap fragments), which would
+            // otherwise stay private to each container's monitor for its whole life.
+            reexecMonitor(launched, id: id, store: store, signalFD: signals.fd, usesPidNamespace: usesPidNamespace)
+        }
         let monitor = Monitor(initPid: launched.record.pid, pidfd: launched.pidfd, syncFD: launched.syncFD,
-                              outputs: launched.outputs, usesPidNamespace: bundle.has(.pid))
+                              outputs: launched.outputs, usesPidNamespace: usesPidNamespace)
         monitor.log = launched.log
         monitor.terminalMaster = launched.terminalMaster
         monitor.stdinForward = launched.stdinForward
@@ -193,16 +202,68 @@ public enum Runtime {
         }
         let (status, exitedAt) = monitor.run(signalFD: signals.fd)
         if let saved = savedTerminal { Terminal.restore(0, saved) }
-
-        let oom = ((try? launched.cgroup?.oomKillCount()) ?? nil ?? 0) > 0
-        try? launched.cgroup?.killAll(signal: SIGKILL)
-        try? launched.cgroup?.destroy()
-        let record = ExitRecord(exitCode: status.code, signal: status.signal, oomKilled: oom,
-                                startedAt: monitor.startedAt, finishedAt: exitedAt.rfc3339Nano,
-                                error: nil)
-        try? store.writeExit(id, record)
+        let record = finish(id: id, store: store, cgroup: launched.cgroup, status: status, exitedAt: exitedAt,
+                            startedAt: monitor.startedAt)
         FD.close(launched.pidfd)
         onExit(record)
         return status.code
+    }
+
+    /// After the init exited: the OOM verdict, stragglers killed, the cgroup removed, the exit
+    /// recorded atomically.
+    static func finish(id: String, store: StateStore, cgroup: Cgroup?, status: ExitStatus,
+                       exitedAt: WallClock, startedAt: String?) -> ExitRecord {
+        let oom = ((try? cgroup?.oomKillCount()) ?? nil ?? 0) > 0
+        try? cgroup?.killAll(signal: SIGKILL)
+        try? cgroup?.destroy()
+        let record = ExitRecord(exitCode: status.code, signal: status.signal, oomKilled: oom,
+                                startedAt: startedAt, finishedAt: exitedAt.rfc3339Nano, error: nil)
+        try? store.writeExit(id, record)
+        return record
+    }
+
+    /// Replaces this process with `berth-init __monitor …`, handing over the descriptors. Falls
+    /// back to monitoring in place if the exec fails.
+    static func reexecMonitor(_ l: ContainerLauncher.Launched, id: String, store: StateStore, signalFD: Int32,
+                              usesPidNamespace: Bool) {
+        var args = ["berth-init", "__monitor", "--root", store.root, "--id", id, "--pid", String(l.record.pid),
+                    "--pidfd", String(l.pidfd), "--sync", String(l.syncFD), "--signalfd", String(signalFD),
+                    "--cgroup", l.record.cgroupPath]
+        var keep = [l.pidfd, l.syncFD, signalFD]
+        for o in l.outputs {
+            args += ["--output", "\(o.fd):\(o.stream):\(o.copyTo)"]
+            keep.append(o.fd)
+        }
+        if let log = l.log { args += ["--logfd", String(log.fd)]; keep.append(log.fd) }
+        if l.terminalMaster >= 0 { args += ["--master", String(l.terminalMaster)] }
+        if usesPidNamespace { args.append("--pidns") }
+        for fd in keep where fd >= 0 { try? FD.setCloseOnExec(fd, false) }
+        _ = try? ProcessControl.exec(path: "/proc/self/exe", args: args, env: [])
+        for fd in keep where fd >= 0 { try? FD.setCloseOnExec(fd, true) }
+    }
+
+    /// The re-exec'd monitor (`berth-init __monitor`): adopts the descriptors and runs the loop.
+    public static func resumeMonitor(_ a: [String: [String]]) -> Int32 {
+        func one(_ k: String) -> String? { a[k]?.last }
+        func fd(_ k: String) -> Int32 { one(k).flatMap { Int32($0) } ?? -1 }
+        guard let root = one("--root"), let id = one("--id"), let pid = one("--pid").flatMap({ Int32($0) }) else { return 2 }
+        let store = StateStore(root: root)
+        var outputs: [Monitor.Output] = []
+        for spec in a["--output"] ?? [] {
+            let p = spec.split(separator: ":")
+            if p.count == 3, let f = Int32(p[0]), let c = Int32(p[2]) {
+                outputs.append(Monitor.Output(fd: f, stream: String(p[1]), copyTo: c))
+            }
+        }
+        let monitor = Monitor(initPid: pid, pidfd: fd("--pidfd"), syncFD: fd("--sync"), outputs: outputs,
+                              usesPidNamespace: a["--pidns"] != nil)
+        if fd("--logfd") >= 0 { monitor.log = JSONFileLog(fd: fd("--logfd")) }
+        monitor.terminalMaster = fd("--master")
+        let (status, exitedAt) = monitor.run(signalFD: fd("--signalfd"))
+        let cgroup = one("--cgroup").flatMap { path in
+            (try? CgroupLayout.current()).flatMap { try? Cgroup(layout: $0, path: path) }
+        }
+        _ = finish(id: id, store: store, cgroup: cgroup, status: status, exitedAt: exitedAt, startedAt: monitor.startedAt)
+        return 0
     }
 }

@@ -209,6 +209,9 @@ public enum ProcessControl {
         _ = berth_close_range(UInt32(first), UInt32.max, 4)
     }
 
+    /// Returns freed heap memory to the kernel (malloc_trim).
+    public static func trimMemory() { _ = berth_malloc_trim() }
+
     /// This process's environment.
     public static func environment() -> [String] {
         var out: [String] = []

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/sched.h>
+#include <malloc.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/personality.h>
@@ -51,3 +52,4 @@ int berth_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 int berth_sethostname(const char *name, size_t len) { return sethostname(name, len); }
 int berth_setdomainname(const char *name, size_t len) { return setdomainname(name, len); }
 long berth_bpf(int cmd, void *attr, unsigned int size) { return syscall(SYS_bpf, cmd, attr, size); }
+int berth_malloc_trim(void) { return malloc_trim(0); }

@@ -91,6 +91,15 @@ func main() throws -> Int32 {
         if command != nil { break }
     }
     guard let command else { try FD.writeAll(2, usage); return 2 }
+    if command == "__monitor" {
+        // Internal: the monitor re-exec'd by `create` (see Runtime.reexecMonitor).
+        var flags: [String: [String]] = [:]
+        var key = ""
+        for w in args.words[args.i...] {
+            if w.hasPrefix("--") { key = w; flags[w, default: []] += w == "--pidns" ? [""] : [] } else { flags[key, default: []].append(w) }
+        }
+        return Runtime.resumeMonitor(flags)
+    }
 
     var bundle = "."
     var consoleSocket: String?, pidFile: String?, logPath: String?

@@ -53,6 +53,9 @@ int berth_setgroups(size_t n, const gid_t *groups);
 int berth_execve(const char *path, char *const argv[], char *const envp[]);
 /// personality(2).
 int berth_personality(unsigned long persona);
+/// malloc_trim(0): hands freed heap pages back to the kernel (the monitor calls it once set-up
+/// garbage is freed, since its private memory is paid once per container).
+int berth_malloc_trim(void);
 /// bpf(2) (no glibc wrapper): used to load and attach cgroup v2 device programs.
 long berth_bpf(int cmd, void *attr, unsigned int size);
 /// The raw seccomp filter load lives in berth_seccomp.h.
