@@ -36,7 +36,8 @@ struct ContainerInit {
         let spec = bundle.spec
         guard let process = spec.process else { throw BerthError.invalid("missing process") }
 
-        // 1. Wait until the monitor has placed us in the cgroup and written the id maps.
+        // 1. Wait until the monitor has written the id maps. It places us in the cgroup while we
+        //    make the first mounts (that write waits for an RCU grace period: milliseconds).
         guard try SyncMessage.receive(syncFD) == .go else { throw BerthError(.internal, "sync: expected go") }
 
         // 2. Join the namespaces given by path (user first, so the others are owned by it).
@@ -48,10 +49,6 @@ struct ContainerInit {
         // its root (the id maps are written by now), or nothing we create would be ours.
         if bundle.has(.user) {
             try ProcessControl.setCredentials(uid: 0, gid: 0, groups: [])
-        }
-        // The cgroup namespace is created now that we sit in our cgroup, so it is rooted there.
-        if bundle.namespaces.contains(where: { $0.kind == .cgroup && $0.path == nil }) {
-            try Namespaces.unshare([.cgroup])
         }
         if bundle.has(.uts) {
             if let h = spec.hostname { try ProcessControl.setHostname(h) }
@@ -67,7 +64,13 @@ struct ContainerInit {
 
         // 4. The filesystem: mounts, devices, pivot_root, masks, read-only root.
         let rootfs = RootfsSetup(bundle: bundle, cgroupLayout: cgroupLayout, cgroupPath: cgroupPath)
-        try rootfs.prepare()
+        let rootFD = try rootfs.prepareStart()
+        guard try SyncMessage.receive(syncFD) == .placed else { throw BerthError(.internal, "sync: expected placed") }
+        // The cgroup namespace is created now that we sit in our cgroup, so it is rooted there.
+        if bundle.namespaces.contains(where: { $0.kind == .cgroup && $0.path == nil }) {
+            try Namespaces.unshare([.cgroup])
+        }
+        try rootfs.prepareRest(rootFD: rootFD)
         var fifoFD: Int32 = -1
         if let fifo = execFifo { fifoFD = try FD.open(fifo, O_PATH) }
         try Mounts.pivotRoot(bundle.rootfs)

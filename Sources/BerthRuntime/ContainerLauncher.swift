@@ -126,12 +126,14 @@ struct ContainerLauncher {
                 FD.close(parentSync)
             }
 
-            // 5. Place the init in its cgroup, write its id maps, let it go.
-            try cgroup.addProcess(pid: pid)
+            // 5. Write the init's id maps and let it start on its mounts; place it in its cgroup
+            //    meanwhile (the first cgroup.procs write waits for an RCU grace period).
             if bundle.namespaces.contains(where: { $0.kind == .user && $0.path == nil }) {
                 try writeIDMaps(pid: pid)
             }
             try SyncMessage.send(parentSync, .go)
+            try cgroup.addProcess(pid: pid)
+            try SyncMessage.send(parentSync, .placed)
 
             // 6. Wait for ready (and the pty master on the way).
             var master: Int32 = -1
@@ -145,7 +147,7 @@ struct ContainerLauncher {
                 case .closed:
                     let st = try? ProcessControl.wait(pid)
                     throw BerthError(.internal, "container init exited during set-up (\(st.map { "\($0.status)" } ?? "unknown"))")
-                case .go:
+                case .go, .placed:
                     throw BerthError(.internal, "sync: unexpected go from init")
                 }
             }

@@ -22,8 +22,15 @@ struct RootfsSetup {
         ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
     ]
 
-    /// Before pivot_root: propagation, the rootfs bind, the spec's mounts, /dev.
-    func prepare() throws {
+    /// The spec's mounts up to the first cgroup mount: they can be made before the init sits in
+    /// its cgroup (a cgroup mount can't: in a cgroup namespace it shows the namespace's root).
+    var mountsBeforeCgroup: Int {
+        (spec.mounts ?? []).firstIndex { $0.type == "cgroup" || $0.type == "cgroup2" } ?? (spec.mounts ?? []).count
+    }
+
+    /// Before pivot_root, part one: propagation, the rootfs bind, and the spec's mounts before
+    /// the first cgroup mount. Returns the rootfs descriptor for `prepareRest`.
+    func prepareStart() throws -> Int32 {
         var rootProp: MountFlags = [.slave, .recursive]
         if let p = spec.linux?.rootfsPropagation, !p.isEmpty {
             let o = MountOptions([p])
@@ -38,13 +45,19 @@ struct RootfsSetup {
         if rootProp.contains(.shared) { try Mounts.setPropagation(rootfs, rootProp) }
 
         let rootFD = try FD.open(rootfs, O_PATH | O_DIRECTORY)
+        for m in (spec.mounts ?? [])[..<mountsBeforeCgroup] { try mount(m, rootFD: rootFD) }
+        return rootFD
+    }
+
+    /// Before pivot_root, part two (once in the cgroup and its namespace): the remaining mounts
+    /// in order, then /dev's nodes. Closes `rootFD`.
+    func prepareRest(rootFD: Int32) throws {
         defer { FD.close(rootFD) }
-        var devIsOurs = false
-        for m in spec.mounts ?? [] {
-            try mount(m, rootFD: rootFD)
-            if m.destination == "/dev" && (m.type == "tmpfs" || m.type == nil) { devIsOurs = true }
+        let mounts = spec.mounts ?? []
+        for m in mounts[mountsBeforeCgroup...] { try mount(m, rootFD: rootFD) }
+        if mounts.contains(where: { $0.destination == "/dev" && ($0.type == "tmpfs" || $0.type == nil) }) {
+            try makeDefaultDevices(rootFD: rootFD)
         }
-        if devIsOurs { try makeDefaultDevices(rootFD: rootFD) }
         for d in spec.linux?.devices ?? [] { try makeDevice(d, rootFD: rootFD) }
     }
 

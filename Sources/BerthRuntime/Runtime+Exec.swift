@@ -98,7 +98,7 @@ extension Runtime {
                 case .ready: break loop
                 case .pty(let fd): master = fd
                 case .error(let text): throw BerthError(.invalidArgument, text)
-                case .closed, .go: throw BerthError(.internal, "exec process exited during set-up")
+                case .closed, .go, .placed: throw BerthError(.internal, "exec process exited during set-up")
                 }
             }
             if let pf = o.pidFile { try FileSystem.writeAtomically(pf, Array(String(pid).utf8)) }
