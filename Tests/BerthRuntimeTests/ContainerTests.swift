@@ -1,6 +1,7 @@
 import BerthCore
 import BerthOCI
 import BerthRuntime
+import BerthSystem
 import Foundation
 import Testing
 
@@ -303,5 +304,35 @@ struct RuncCompatibilityTests {
         #expect(theirs.code == 0, "runc: \(theirs.stderr)")
         #expect(ours.stdout == theirs.stdout, "berth-init:\n\(ours.stdout)\nrunc:\n\(theirs.stdout)")
         #expect(ours.stdout.contains("42\ncgroupfs-ro"), "\(ours.stdout)")
+    }
+}
+
+/// `process.terminal` with `create --console-socket`: the pty master arrives over the socket, as
+/// with runc, and the container's output comes through it.
+@Suite("console socket")
+struct ConsoleSocketTests {
+    @Test func masterArrivesOverTheSocket() throws {
+        let h = try RuntimeHarness()
+        defer { h.cleanUp() }
+        let b = try h.bundle("con", args: ["sh", "-c", "tty; echo via-pty"]) { $0.process?.terminal = true }
+        let path = "\(h.dir)/console.sock"
+        let listener = try UnixSocket.listen(path)
+        defer { close(listener) }
+        let c = try h.initCmd(["create", "--console-socket", path, "--bundle", b, "con"])
+        #expect(c.code == 0, "\(c.stderr)")
+        let conn = accept(listener, nil, nil)
+        try #require(conn >= 0)
+        defer { close(conn) }
+        let (tag, master) = try UnixSocket.receive(conn)
+        #expect(!tag.isEmpty)
+        try #require(master >= 0, "no descriptor came with the message")
+        defer { close(master) }
+        #expect(try h.initCmd(["start", "con"]).code == 0)
+        _ = try h.waitExit("con")
+        var out = [UInt8](repeating: 0, count: 4096)
+        let n = read(master, &out, out.count)
+        let text = String(decoding: out[0..<max(n, 0)], as: UTF8.self)
+        #expect(text.contains("/dev/pts/0"), "\(text)")
+        #expect(text.contains("via-pty"), "\(text)")
     }
 }
