@@ -336,3 +336,54 @@ struct ConsoleSocketTests {
         #expect(text.contains("via-pty"), "\(text)")
     }
 }
+
+/// The process settings of the spec, each checked from inside.
+@Suite("process settings")
+struct ProcessSettingsTests {
+    @Test func userGroupsUmaskRlimitsCwdEnvOomScoreSysctl() throws {
+        let h = try RuntimeHarness()
+        defer { h.cleanUp() }
+        let r = try h.runContainer("proc", ["sh", "-c", """
+            echo uid=$(id -u) gid=$(id -g) groups=$(id -G)
+            echo umask=$(umask)
+            echo nofile=$(ulimit -n)
+            echo cwd=$(pwd)
+            echo greeting=$GREETING home=$HOME
+            echo oom=$(cat /proc/self/oom_score_adj)
+            echo forward=$(cat /proc/sys/net/ipv4/ip_forward)
+            grep -E '^Cap(Eff|Prm|Amb)' /proc/self/status
+            """]) { spec in
+            spec.process?.user = .init(uid: 1000, gid: 1000, umask: 0o027, additionalGids: [5, 65534])
+            spec.process?.rlimits = [.init(type: "RLIMIT_NOFILE", hard: 512, soft: 256)]
+            spec.process?.cwd = "/tmp"
+            spec.process?.env = ["PATH=/bin:/usr/bin", "GREETING=hello world"]
+            spec.process?.oomScoreAdj = 500
+            spec.linux?.sysctl = ["net.ipv4.ip_forward": "1"]
+            // Non-root keeps only ambient capabilities (which need inheritable too).
+            spec.process?.capabilities = .init(bounding: ["CAP_NET_BIND_SERVICE", "CAP_CHOWN"],
+                                               effective: ["CAP_NET_BIND_SERVICE"], inheritable: ["CAP_NET_BIND_SERVICE"],
+                                               permitted: ["CAP_NET_BIND_SERVICE"], ambient: ["CAP_NET_BIND_SERVICE"])
+        }
+        #expect(r.code == 0, "\(r.stderr)")
+        let out = r.stdout
+        #expect(out.contains("uid=1000 gid=1000 groups=1000 5 65534"), "\(out)")
+        #expect(out.contains("umask=0027"), "\(out)")
+        #expect(out.contains("nofile=256"), "\(out)")
+        #expect(out.contains("cwd=/tmp"), "\(out)")
+        #expect(out.contains("greeting=hello world home=/"), "\(out)")
+        #expect(out.contains("oom=500"), "\(out)")
+        #expect(out.contains("forward=1"), "\(out)")
+        // CAP_NET_BIND_SERVICE is bit 10: 0x400.
+        #expect(out.contains("CapEff:\t0000000000000400"), "\(out)")
+        #expect(out.contains("CapAmb:\t0000000000000400"), "\(out)")
+    }
+
+    @Test func aFailingSysctlNamesTheKey() throws {
+        let h = try RuntimeHarness()
+        defer { h.cleanUp() }
+        let bad = try h.runContainer("sysctl", ["true"]) { $0.linux?.sysctl = ["kernel.no_such_knob": "1"] }
+        #expect(bad.code != 0)
+        #expect(bad.stderr.contains("sysctl kernel.no_such_knob=1"), "\(bad.stderr)")
+        #expect(h.leftoverCgroups().isEmpty)
+    }
+}
