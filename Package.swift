@@ -5,12 +5,15 @@ import PackageDescription
 /// matter. It links the Swift stdlib statically, no Foundation at all (FoundationEssentials costs
 /// ~6 MiB of dirty relocated pages per process), and is linked non-PIE so the binary's read-only
 /// data is shared between monitors instead of being relocated into private pages.
+/// libstdc++ is linked statically too, through a linker script named `libstdc++.so` that the
+/// driver's `-lstdc++` finds first (see Sources/berth-init/link).
+let packageDirectory = String(#filePath.dropLast("Package.swift".count))
 let leanExecutableLinkerFlags: [LinkerSetting] = [
     .unsafeFlags([
         "-static-stdlib",
         "-Xlinker", "--gc-sections",
         "-Xclang-linker", "-no-pie",
-        "-Xclang-linker", "-static-libstdc++",
+        "-L", packageDirectory + "Sources/berth-init/link",
     ]),
 ]
 
@@ -35,6 +38,7 @@ let package = Package(
         .executableTarget(
             name: "berth-init",
             dependencies: ["BerthRuntime"],
+            exclude: ["link"],
             swiftSettings: [.unsafeFlags(["-Osize"])],
             linkerSettings: leanExecutableLinkerFlags
         ),
