@@ -259,6 +259,7 @@ public enum Runtime {
                               usesPidNamespace: a["--pidns"] != nil)
         if fd("--logfd") >= 0 { monitor.log = JSONFileLog(fd: fd("--logfd")) }
         monitor.terminalMaster = fd("--master")
+        ProcessControl.trimMemory()
         let (status, exitedAt) = monitor.run(signalFD: fd("--signalfd"))
         let cgroup = one("--cgroup").flatMap { path in
             (try? CgroupLayout.current()).flatMap { try? Cgroup(layout: $0, path: path) }
