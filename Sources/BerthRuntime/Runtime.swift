@@ -123,12 +123,12 @@ public enum Runtime {
                 FD.close(pidfd)
             }
         }
-        // The monitor records the exit and removes the cgroup; wait for it (bounded).
-        if StateStore.processStartTime(r.monitorPid) != nil && !StateStore.isZombie(r.monitorPid) {
-            for _ in 0..<500 {
-                if store.exit(id) != nil || StateStore.processStartTime(r.monitorPid) == nil { break }
-                usleep(10_000)
-            }
+        // The monitor records the exit, removes the cgroup and exits: wait until it is gone
+        // (bounded; briefly if it had finished before we came, since its pid may be reused).
+        let rounds = store.exit(id) != nil ? 20 : 500
+        for _ in 0..<rounds {
+            if StateStore.processStartTime(r.monitorPid) == nil || StateStore.isZombie(r.monitorPid) { break }
+            usleep(10_000)
         }
         if let cg = try? Cgroup(layout: try CgroupLayout.current(), path: r.cgroupPath) {
             try? cg.killAll(signal: SIGKILL)
