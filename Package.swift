@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "BerthSystem", dependencies: ["CBerth", "BerthCore"], exclude: ["README.md"]),
         // OCI types (pure values, Codable with BerthCore's JSON or Foundation's).
         .target(name: "BerthOCI", dependencies: ["BerthCore"], exclude: ["README.md"]),
+        // tar streams (and, with the image store, layer apply and diff).
+        .target(name: "BerthArchive", dependencies: ["BerthCore"], exclude: ["README.md"]),
         // Container lifecycle: create flow, cgroups, seccomp, capabilities, the monitor.
         .target(name: "BerthRuntime", dependencies: ["BerthCore", "BerthSystem", "BerthOCI"],
                 exclude: ["README.md", "Cgroups/README.md"]),
@@ -44,6 +46,7 @@ let package = Package(
         ),
         .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
         .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI", "BerthCore"]),
+        .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive", "BerthCore"]),
         .testTarget(
             name: "BerthRuntimeTests",
             dependencies: ["BerthRuntime", "BerthSystem", "BerthOCI", "BerthCore"]
