@@ -53,7 +53,7 @@ extension Runtime {
         if let pidNS = joins.first(where: { $0.0 == .pid }) {
             try Namespaces.join(fd: pidNS.1, .pid, what: "of container \(o.id)")
         }
-        let signals = try takeSignals()
+        let signalFD = try takeSignals()
         let (parentSync, childSync) = try FD.socketPair()
         let pid = try ProcessControl.fork()
         if pid == 0 {
@@ -116,7 +116,7 @@ extension Runtime {
                 saved = Terminal.makeRaw(0)
                 if let size = Terminal.size(0) { try? Terminal.setSize(master, rows: size.rows, cols: size.cols) }
             }
-            let (status, _) = monitor.run(signalFD: signals.fd)
+            let (status, _) = monitor.run(signalFD: signalFD)
             if let saved { Terminal.restore(0, saved) }
             return status.code
         } catch {

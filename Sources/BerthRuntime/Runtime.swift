@@ -141,10 +141,9 @@ public enum Runtime {
 
     /// Blocks every signal (the monitor takes them from a signalfd; the init unblocks them all
     /// just before exec).
-    static func takeSignals() throws -> (mask: sigset_t, fd: Int32) {
-        let mask = ProcessControl.blockAllSignals()
-        let fd = try ProcessControl.signalFD([SIGCHLD] + Monitor.forwarded)
-        return (mask, fd)
+    static func takeSignals() throws -> Int32 {
+        ProcessControl.blockAllSignals()
+        return try ProcessControl.signalFD([SIGCHLD] + Monitor.forwarded)
     }
 
     /// Launches the container and runs its monitor until it exits. In `create` mode the outcome
@@ -154,11 +153,11 @@ public enum Runtime {
                             onExit: (ExitRecord) -> Void = { _ in }) -> Int32 {
         let id = options.id
         let launched: ContainerLauncher.Launched
-        let signals: (mask: sigset_t, fd: Int32)
+        let signalFD: Int32
         var savedTerminal: [UInt8]?
         let usesPidNamespace = bundle.has(.pid)
         do {
-            signals = try takeSignals()
+            signalFD = try takeSignals()
             // In create mode the container inherits the caller's stdio unless there is a log;
             // the monitor itself keeps none of it open.
             // The bundle (the spec and its seccomp rules) is consumed here, so it is freed before
@@ -189,7 +188,7 @@ public enum Runtime {
             // Start the long-lived monitor afresh: exec'ing ourselves drops everything set-up
             // left in memory (the parsed spec, the seccomp program, heap fragments), which would
             // otherwise stay private to each container's monitor for its whole life.
-            reexecMonitor(launched, id: id, store: store, signalFD: signals.fd, usesPidNamespace: usesPidNamespace)
+            reexecMonitor(launched, id: id, store: store, signalFD: signalFD, usesPidNamespace: usesPidNamespace)
         }
         let monitor = Monitor(initPid: launched.record.pid, pidfd: launched.pidfd, syncFD: launched.syncFD,
                               outputs: launched.outputs, usesPidNamespace: usesPidNamespace)
@@ -200,7 +199,7 @@ public enum Runtime {
             savedTerminal = Terminal.makeRaw(0)
             if let size = Terminal.size(0) { try? Terminal.setSize(launched.terminalMaster, rows: size.rows, cols: size.cols) }
         }
-        let (status, exitedAt) = monitor.run(signalFD: signals.fd)
+        let (status, exitedAt) = monitor.run(signalFD: signalFD)
         if let saved = savedTerminal { Terminal.restore(0, saved) }
         let record = finish(id: id, store: store, cgroup: launched.cgroup, status: status, exitedAt: exitedAt,
                             startedAt: monitor.startedAt)

@@ -146,13 +146,11 @@ public enum ProcessControl {
         throw BerthError.sys("exec \(path)", e)
     }
 
-    /// Blocks all signals in the calling thread, returning the old mask.
-    public static func blockAllSignals() -> sigset_t {
+    /// Blocks all signals in the calling thread (they are then taken from a signalfd).
+    public static func blockAllSignals() {
         var all = sigset_t()
-        var old = sigset_t()
         berth_sigfillset(&all)
-        sigprocmask(SIG_SETMASK, &all, &old)
-        return old
+        sigprocmask(SIG_SETMASK, &all, nil)
     }
 
     /// Resets every handler to default and unblocks every signal, for a process about to exec a
