@@ -22,6 +22,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "berth-init", targets: ["berth-init"]),
+        .executable(name: "berthd", targets: ["berthd"]),
+        .executable(name: "berth", targets: ["berth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // C shims, no policy: one header per concern.
@@ -32,8 +40,49 @@ let package = Package(
         .target(name: "BerthSystem", dependencies: ["CBerth", "BerthCore"], exclude: ["README.md"]),
         // OCI types (pure values, Codable with BerthCore's JSON or Foundation's).
         .target(name: "BerthOCI", dependencies: ["BerthCore"], exclude: ["README.md"]),
-        // tar streams (and, with the image store, layer apply and diff).
-        .target(name: "BerthArchive", dependencies: ["BerthCore"], exclude: ["README.md"]),
+        // zlib and zstd from the system (Debian's zlib1g-dev, libzstd-dev).
+        .target(name: "CBerthCompress", exclude: ["README.md"],
+                linkerSettings: [.linkedLibrary("z"), .linkedLibrary("zstd")]),
+        // tar read/write, gzip/zstd, layer apply (whiteouts, safe extraction) and diff.
+        .target(name: "BerthArchive", dependencies: ["BerthCore", "BerthSystem", "CBerthCompress"],
+                exclude: ["README.md"]),
+        // Content store, overlay snapshots, image store, load/save/import, GC.
+        .target(name: "BerthImage", dependencies: [
+            "BerthCore", "BerthSystem", "BerthOCI", "BerthArchive",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], exclude: ["README.md"]),
+        // Docker Engine API wire types and stream framing, shared by client and server.
+        .target(name: "BerthAPI", exclude: ["README.md"]),
+        // HTTP/1.1 server and client on SwiftNIO: unix + TCP, streaming, `Upgrade: tcp` hijack.
+        .target(name: "BerthHTTP", dependencies: [
+            "BerthCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], exclude: ["README.md"]),
+        // The daemon's services (actors). Knows nothing of HTTP.
+        .target(name: "BerthEngine", dependencies: [
+            "BerthCore", "BerthSystem", "BerthOCI", "BerthImage", "BerthRuntime",
+            .product(name: "Logging", package: "swift-log"),
+        ], exclude: ["README.md"]),
+        // HTTP request → engine call → wire response.
+        .target(name: "BerthServer", dependencies: [
+            "BerthCore", "BerthEngine", "BerthAPI", "BerthHTTP", "BerthOCI",
+            .product(name: "Logging", package: "swift-log"),
+        ], exclude: ["README.md"]),
+        // Typed async client of the API.
+        .target(name: "BerthClient", dependencies: ["BerthAPI", "BerthHTTP", "BerthCore"], exclude: ["README.md"]),
+        // The `berth` command line: argument parsing, tables, progress.
+        .target(name: "BerthCLI", dependencies: [
+            "BerthClient", "BerthAPI", "BerthCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], exclude: ["README.md"]),
+        .executableTarget(name: "berthd", dependencies: [
+            "BerthServer", "BerthEngine", "BerthCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "berth", dependencies: ["BerthCLI"]),
         // Container lifecycle: create flow, cgroups, seccomp, capabilities, the monitor.
         .target(name: "BerthRuntime", dependencies: ["BerthCore", "BerthSystem", "BerthOCI"],
                 exclude: ["README.md", "Cgroups/README.md"]),
@@ -46,7 +95,10 @@ let package = Package(
         ),
         .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
         .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI", "BerthCore"]),
-        .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive", "BerthCore"]),
+        .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive", "BerthCore", "BerthSystem"]),
+        .testTarget(name: "BerthImageTests", dependencies: ["BerthImage", "BerthArchive", "BerthOCI", "BerthCore", "BerthSystem"]),
+        .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["BerthCore", "BerthSystem"]),
         .testTarget(
             name: "BerthRuntimeTests",
             dependencies: ["BerthRuntime", "BerthSystem", "BerthOCI", "BerthCore"]
