@@ -52,7 +52,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], exclude: ["README.md"]),
         // Docker Engine API wire types and stream framing, shared by client and server.
-        .target(name: "BerthAPI", exclude: ["README.md"]),
+        .target(name: "BerthAPI", dependencies: ["BerthCore"], exclude: ["README.md"]),
         // HTTP/1.1 server and client on SwiftNIO: unix + TCP, streaming, `Upgrade: tcp` hijack.
         .target(name: "BerthHTTP", dependencies: [
             "BerthCore",

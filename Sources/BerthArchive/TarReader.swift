@@ -278,6 +278,10 @@ public struct TarReader {
             default:
                 if key.hasPrefix("SCHILY.xattr.") {
                     h.xattrs[String(key.dropFirst("SCHILY.xattr.".count))] = raw
+                } else if key.hasPrefix("GNU.sparse.") {
+                    // A PAX-format GNU sparse file (0.x or 1.0): its data is a sparse map plus
+                    // fragments, not the file. Reported as type 'S' so consumers reject it.
+                    h.kind = .other(UInt8(ascii: "S"))
                 }
             }
         }

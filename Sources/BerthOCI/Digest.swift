@@ -30,6 +30,12 @@ public struct Digest: Sendable, Hashable, Codable, CustomStringConvertible, Comp
         self.encoded = encoded
     }
 
+    /// A digest from parts already known to be valid (a hasher's own output).
+    public init(unchecked algorithm: String, _ encoded: String) {
+        self.algorithm = algorithm
+        self.encoded = encoded
+    }
+
     public var description: String { "\(algorithm):\(encoded)" }
 
     public init(from decoder: Decoder) throws {

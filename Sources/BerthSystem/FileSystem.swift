@@ -14,6 +14,21 @@ public enum FileSystem {
         return try readAll(fd: fd, what: path)
     }
 
+    /// Reads up to `limit` bytes from the start of a file (device files like /dev/urandom too).
+    public static func read(_ path: String, limit: Int) throws -> [UInt8] {
+        let fd = try sysCall("open \(path)") { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        var out = [UInt8](repeating: 0, count: limit)
+        var filled = 0
+        while filled < limit {
+            let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, limit - filled) }
+            if n < 0 { if errno == EINTR { continue }; throw BerthError.sys("read \(path)") }
+            if n == 0 { break }
+            filled += n
+        }
+        return Array(out[0..<filled])
+    }
+
     /// Reads a whole file as UTF-8 text (invalid bytes repaired).
     public static func readString(_ path: String) throws -> String {
         String(decoding: try read(path), as: UTF8.self)

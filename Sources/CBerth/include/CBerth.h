@@ -8,4 +8,5 @@
 #include "berth_tty.h"
 #include "berth_socket.h"
 #include "berth_seccomp.h"
+#include "berth_xattr.h"
 #endif

@@ -1,0 +1,125 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BerthCore
+import BerthSystem
+
+/// Writes an overlayfs upper directory as an OCI layer tar: whiteout devices (0/0 character
+/// devices) become `.wh.<name>` entries, directories marked opaque
+/// (`trusted.overlay.opaque=y`) get a `.wh..wh..opq` entry after their own, files with several
+/// links are written once and then as hard links to the first name, and names are sorted
+/// bytewise at every level so equal trees give identical tars.
+///
+/// Limits: sockets are skipped (as Docker does); overlay `redirect_dir` and `metacopy`
+/// upper dirs are not understood (mount without them); user and group names are left empty;
+/// times are whole seconds.
+public enum LayerDiff {
+    /// Writes every entry below `upperDirectory` (not the directory itself) to `writer`, and
+    /// does not call `finish()`. Returns the number of entries written.
+    @discardableResult
+    public static func write(upperDirectory: String, to writer: inout TarWriter,
+                             opaqueXattr: String = "trusted.overlay.opaque") throws -> Int {
+        let root = try FileAt.openDirectory(upperDirectory)
+        defer { close(root) }
+        var state = DiffState(opaqueXattr: opaqueXattr)
+        defer { state.buffer.deallocate() }
+        try state.walk(root, prefix: "", &writer)
+        return state.entries
+    }
+}
+
+private struct DiffState {
+    let opaqueXattr: String
+    var entries = 0
+    /// (device, inode) of files with several links → the first name written.
+    var links: [[UInt64]: String] = [:]
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+
+    init(opaqueXattr: String) { self.opaqueXattr = opaqueXattr }
+
+    mutating func walk(_ dir: Int32, prefix: String, _ writer: inout TarWriter) throws {
+        let names = try FileAt.directoryEntries(fd: dir).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        for name in names {
+            guard let st = try FileAt.status(at: dir, name) else { continue }   // vanished
+            let path = prefix + name
+            var h = TarHeader(name: path, kind: .file, mode: st.permissions)
+            h.uid = Int64(st.uid)
+            h.gid = Int64(st.gid)
+            h.mtime = st.mtime
+            switch st.kind {
+            case .directory:
+                let xattrs = try FileAt.xattrs(at: dir, name)
+                h.name = path + "/"
+                h.kind = .directory
+                h.xattrs = filtered(xattrs)
+                try emit(h, &writer)
+                if xattrs.contains(where: { $0.key == opaqueXattr && $0.value == Array("y".utf8) }) {
+                    var o = TarHeader(name: path + "/.wh..wh..opq", kind: .file, mode: st.permissions & 0o777)
+                    o.uid = h.uid
+                    o.gid = h.gid
+                    try emit(o, &writer)
+                }
+                let sub = try FileAt.openDirectory(at: dir, name)
+                defer { close(sub) }
+                try walk(sub, prefix: path + "/", &writer)
+            case .characterDevice where st.deviceMajor == 0 && st.deviceMinor == 0:
+                var w = TarHeader(name: prefix + ".wh." + name, kind: .file, mode: st.permissions & 0o777)
+                w.uid = h.uid
+                w.gid = h.gid
+                try emit(w, &writer)
+            case .regular:
+                if st.linkCount > 1 {
+                    let key = [st.device, st.inode]
+                    if let first = links[key] {
+                        h.kind = .hardLink
+                        h.linkName = first
+                        try emit(h, &writer)
+                        continue
+                    }
+                    links[key] = path
+                }
+                h.size = st.size
+                h.xattrs = filtered(try FileAt.xattrs(at: dir, name))
+                let fd = try FileAt.openFile(at: dir, name)
+                defer { close(fd) }
+                try emit(h, &writer)
+                var left = st.size
+                while left > 0 {
+                    let want = Int(min(Int64(buffer.count), left))
+                    let n = try FileAt.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), what: path)
+                    if n == 0 { throw BerthError(.conflict, "layer diff: \(path) shrank while being read") }
+                    try writer.write(data: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                    left -= Int64(n)
+                }
+            case .symlink:
+                h.kind = .symlink
+                h.linkName = try FileAt.readLink(at: dir, name)
+                h.xattrs = filtered(try FileAt.xattrs(at: dir, name))
+                try emit(h, &writer)
+            case .characterDevice, .blockDevice, .fifo:
+                h.kind = st.kind == .fifo ? .fifo : (st.kind == .blockDevice ? .blockDevice : .characterDevice)
+                h.deviceMajor = st.deviceMajor
+                h.deviceMinor = st.deviceMinor
+                h.xattrs = filtered(try FileAt.xattrs(at: dir, name))
+                try emit(h, &writer)
+            case .socket, .unknown:
+                continue
+            }
+        }
+    }
+
+    mutating func emit(_ h: TarHeader, _ writer: inout TarWriter) throws {
+        try writer.write(header: h)
+        entries += 1
+    }
+
+    /// Drops overlayfs' own attributes (opaque, origin, redirect…): they describe the upper
+    /// dir, not the layer.
+    func filtered(_ xattrs: [(key: String, value: [UInt8])]) -> [String: [UInt8]] {
+        var out: [String: [UInt8]] = [:]
+        for (k, v) in xattrs where !k.hasPrefix("trusted.overlay.") && !k.hasPrefix("user.overlay.") {
+            out[k] = v
+        }
+        return out
+    }
+}
