@@ -98,7 +98,9 @@ let package = Package(
         .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive", "BerthCore", "BerthSystem"]),
         .testTarget(name: "BerthImageTests", dependencies: ["BerthImage", "BerthArchive", "BerthOCI", "BerthCore", "BerthSystem"]),
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["BerthCore", "BerthSystem"]),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "BerthCore", "BerthSystem", .product(name: "Crypto", package: "swift-crypto"),
+        ], exclude: ["Fixtures"]),
         .testTarget(
             name: "BerthRuntimeTests",
             dependencies: ["BerthRuntime", "BerthSystem", "BerthOCI", "BerthCore"]

@@ -208,6 +208,11 @@ public final class DecompressingSource {
         guard let d = zstd, let inBase = input.baseAddress else { return 0 }
         while true {
             if inStart == inEnd { try refill() }
+            if inStart == inEnd && inputEOF && sawFrame && zstdLastResult == 0 {
+                // The last frame is decoded and flushed and no input is left.
+                finished = true
+                return 0
+            }
             // SAFETY: zstd reads input[pos..<size] and writes at most out.count bytes into `out`.
             var inb = ZSTD_inBuffer(src: UnsafeRawPointer(inBase), size: inEnd, pos: inStart)
             var outb = ZSTD_outBuffer(dst: out.baseAddress, size: out.count, pos: 0)
@@ -218,14 +223,14 @@ public final class DecompressingSource {
             }
             let consumed = inb.pos - inStart
             inStart = inb.pos
-            zstdLastResult = r
+            if consumed > 0 || outb.pos > 0 { zstdLastResult = r }
             if consumed > 0 { sawFrame = true }
             if outb.pos > 0 { return outb.pos }
             if inStart == inEnd && inputEOF {
-                // A frame is complete only when zstd says 0 (decoded and flushed).
-                guard sawFrame && zstdLastResult == 0 else { throw BerthError(.corrupt, "unexpected end of zstd stream") }
-                finished = true
-                return 0
+                // A frame is complete only when zstd said 0 (decoded and flushed): checked at
+                // the top of the loop. Here no progress is possible any more.
+                if sawFrame && zstdLastResult == 0 { continue }
+                throw BerthError(.corrupt, "unexpected end of zstd stream")
             }
             if consumed == 0 && inStart < inEnd {
                 throw BerthError(.corrupt, "invalid zstd data: no progress")

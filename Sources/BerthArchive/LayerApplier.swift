@@ -202,7 +202,7 @@ private struct ApplyState {
             guard let targetBase = target.popLast() else {
                 throw BerthError.invalid("hard link to the root directory")
             }
-            guard let targetDir = try FileAt.openDirectoryInRoot(rootFD, target.joined(separator: "/")) else {
+            guard let targetDir = try FileAt.openDirectoryInRoot(rootFD, target.isEmpty ? "." : target.joined(separator: "/")) else {
                 throw BerthError.notFound("hard link target not found: \(h.linkName)")
             }
             defer { close(targetDir) }

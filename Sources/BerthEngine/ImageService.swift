@@ -186,7 +186,7 @@ public final class ImageService: Sendable {
         var seen = Set<Digest>()
         var total: Int64 = 0
         for r in store.images() {
-            for l in r.layers where seen.insert(l.chainID).inserted { total += l.size }
+            for l in r.layers where seen.insert(l.chainID).inserted { total += l.contentSize ?? l.size }
         }
         return total
     }

@@ -69,9 +69,10 @@ public struct ImageImporter {
         let id = try store.content.write(configBytes)
         leases.add([id])
         let mediaType = compression == .gzip ? MediaType.ociLayerGzip : compression == .zstd ? MediaType.ociLayerZstd : MediaType.ociLayer
-        let record = ImageRecord(id: id, layers: [LayerRecord(diffID: info.diffID, chainID: info.chainID, blob: blob, mediaType: mediaType,
-                                                               blobSize: store.content.size(blob) ?? 0, size: info.size)],
-                                 created: now, labels: cfg.Labels, size: info.size)
+        var layer = LayerRecord(diffID: info.diffID, chainID: info.chainID, blob: blob, mediaType: mediaType,
+                                blobSize: store.content.size(blob) ?? 0, size: info.size)
+        layer.contentSize = info.contentSize
+        let record = ImageRecord(id: id, layers: [layer], created: now, labels: cfg.Labels, size: info.contentSize ?? info.size)
         try store.add(record)
         if let tag = options.tag { try store.tag(id, as: tag) }
         return id

@@ -171,9 +171,13 @@ public struct ImageLoader: Sendable {
             }
             progress(.layer(id: String(chainIDs[i].encoded.prefix(12)), current: layers[i].blobSize, total: layers[i].blobSize, done: true))
         }
-        for i in layers.indices { layers[i].size = try store.snapshots.info(chainIDs[i]).size }
+        for i in layers.indices {
+            let info = try store.snapshots.info(chainIDs[i])
+            layers[i].size = info.size
+            layers[i].contentSize = info.contentSize
+        }
         let record = ImageRecord(id: spec.config, layers: layers, created: config.created,
-                                 labels: config.config?.Labels, size: layers.reduce(0) { $0 + $1.size })
+                                 labels: config.config?.Labels, size: layers.reduce(0) { $0 + ($1.contentSize ?? $1.size) })
         try store.add(record)
         return spec.config
     }

@@ -14,7 +14,7 @@ public struct ImageRecord: Codable, Sendable, Equatable {
     public var created: String?
     /// Labels of the config.
     public var labels: [String: String]?
-    /// Sum of the uncompressed layer sizes.
+    /// Sum of the layers' content sizes (file bytes, as Docker counts image size).
     public var size: Int64
     /// The image this one was built from, if known (builds, commits).
     public var parent: Digest?
@@ -47,6 +47,8 @@ public struct LayerRecord: Codable, Sendable, Equatable {
     public var blobSize: Int64
     /// Size of the uncompressed tar.
     public var size: Int64
+    /// Bytes of file content in the layer (Docker's layer size).
+    public var contentSize: Int64?
 
     public init(diffID: Digest, chainID: Digest, blob: Digest, mediaType: String, blobSize: Int64, size: Int64) {
         self.diffID = diffID

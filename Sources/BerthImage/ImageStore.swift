@@ -83,7 +83,9 @@ public final class ImageStore: Sendable {
     /// The image named by an ID (`sha256:…`, full or unique prefix, with or without
     /// `sha256:`) or a reference (`busybox`, `busybox:1`, `busybox@sha256:…`), as Docker resolves.
     public func resolve(_ name: String) throws -> ImageRecord {
-        let notFound = BerthError.notFound("No such image: \(name)")
+        var shown = name
+        if let r = try? Reference(parsing: name), !(name.allSatisfy(\.isHexDigit) && name.count >= 12) { shown = r.withDefaultTag.familiar }
+        let notFound = BerthError.notFound("No such image: \(shown)")
         if name.isEmpty { throw notFound }
         return try state.withLock { s -> ImageRecord in
             if let d = try? Digest(name), let r = s.records[d] { return r }

@@ -17,6 +17,8 @@ public struct SnapshotInfo: Codable, Sendable, Equatable {
     public var diffID: Digest
     /// Bytes of the uncompressed layer tar.
     public var size: Int64
+    /// Bytes of file content in the layer (what Docker reports as the layer's size).
+    public var contentSize: Int64?
 }
 
 /// Layer snapshots by chain ID: `snapshots/<hex>/fs` + `meta.json`. A snapshot is extracted
@@ -150,7 +152,7 @@ public final class OverlaySnapshotter: Sendable {
             return n
         }
         var reader = TarReader(source: hashing)
-        _ = try LayerApplier.apply(&reader, to: fsDir, options: applyOptions)
+        let stats = try LayerApplier.apply(&reader, to: fsDir, options: applyOptions)
         // Hash whatever follows the end-of-archive marker too: the diff ID covers every byte.
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
         defer { scratch.deallocate() }
@@ -161,7 +163,7 @@ public final class OverlaySnapshotter: Sendable {
         }
         let chainID = given ?? (parent.map { Digester.sha256(Array("\($0) \(diffID)".utf8)) } ?? diffID)
         if exists(chainID) { return try info(chainID) }
-        let info = SnapshotInfo(chainID: chainID, parent: parent, diffID: diffID, size: size)
+        let info = SnapshotInfo(chainID: chainID, parent: parent, diffID: diffID, size: size, contentSize: stats.bytes)
         try FileSystem.writeAtomically(temp + "/meta.json", try BerthJSONEncoder().encode(info), mode: 0o600)
         let target = directory(chainID)
         guard rename(temp, target) == 0 else {

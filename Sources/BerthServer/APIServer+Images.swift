@@ -92,6 +92,12 @@ extension APIServer {
         // Newest first, as dockerd lists them.
         entries.sort { (APIServer.createdSeconds($0.record), $0.record.id.encoded) > (APIServer.createdSeconds($1.record), $1.record.id.encoded) }
         let withContainers = ctx.bool("shared-size") || ctx.bool("containers")
+        if f.contains("reference") {
+            // As dockerd: only the matching references are listed.
+            for i in entries.indices {
+                entries[i].tags = entries[i].tags.filter { tag in f["reference"].contains { APIServer.matchReference($0, tag) } }
+            }
+        }
         var result = entries.map { summary($0, ctx, containers: withContainers ? engine.images.containerCount($0.record.id) : -1) }
         if ctx.bool("digests") == false, ctx.version < APIVersion(major: 1, minor: 25) {
             for i in result.indices { result[i].RepoDigests = [] }
@@ -156,7 +162,7 @@ extension APIServer {
         for h in history {
             var size: Int64 = 0
             if !(h.empty_layer ?? false), layerIndex < e.record.layers.count {
-                size = e.record.layers[layerIndex].size
+                size = e.record.layers[layerIndex].contentSize ?? e.record.layers[layerIndex].size
                 layerIndex += 1
             }
             items.append(ImageHistoryItem(Id: "<missing>", Created: h.created.flatMap { WallClock(rfc3339: $0)?.seconds } ?? 0,

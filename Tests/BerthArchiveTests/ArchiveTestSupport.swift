@@ -49,9 +49,9 @@ func python(_ script: String, _ args: [String] = [], stdin: [UInt8]? = nil) thro
 }
 
 /// An archive built with `TarWriter`.
-func makeTar(_ body: (inout TarWriter) throws -> Void) throws -> [UInt8] {
+func makeTar(nanoseconds: Bool = false, _ body: (inout TarWriter) throws -> Void) throws -> [UInt8] {
     var out: [UInt8] = []
-    var w = TarWriter { out.append(contentsOf: $0) }
+    var w = TarWriter(nanosecondTimes: nanoseconds) { out.append(contentsOf: $0) }
     try body(&w)
     try w.finish()
     return out

@@ -84,15 +84,15 @@ struct HTTPServerTests {
     @Test func largeUploadIsStreamedNotBuffered() async throws {
         let total = 200 << 20
         let chunk = [UInt8](repeating: 0x5a, count: 64 << 10)
-        let clientFinished = Atomic<Bool>(false)
-        let firstChunkBeforeClientFinished = Atomic<Bool>(false)
+        let clientFinished = Flag()
+        let firstChunkBeforeClientFinished = Flag()
         let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { request in
             var count = 0
             var first = true
             for try await piece in request.body {
                 if first {
                     first = false
-                    firstChunkBeforeClientFinished.store(!clientFinished.load(ordering: .sequentiallyConsistent), ordering: .sequentiallyConsistent)
+                    firstChunkBeforeClientFinished.set(!clientFinished.isSet)
                 }
                 count += piece.count
             }
@@ -109,12 +109,12 @@ struct HTTPServerTests {
                         try await writer.write(chunk)
                         sent += chunk.count
                     }
-                    clientFinished.store(true, ordering: .sequentiallyConsistent)
+                    clientFinished.set(true)
                 })
             let body = try await response.collect()
             let after = residentKiB()
             #expect(String(decoding: body, as: UTF8.self) == String(total))
-            #expect(firstChunkBeforeClientFinished.load(ordering: .sequentiallyConsistent))
+            #expect(firstChunkBeforeClientFinished.isSet)
             // Nothing near the 200 MiB upload may have been buffered.
             #expect(after - before < 64 << 10, "rss grew by \(after - before) KiB")
         }

@@ -1,5 +1,6 @@
 import BerthHTTP
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -60,7 +61,7 @@ final class RawSocket {
             }
         }
         guard rc == 0 else {
-            close(fd)
+            Glibc.close(fd)
             throw POSIXError(.ECONNREFUSED)
         }
     }
@@ -70,7 +71,7 @@ final class RawSocket {
     func send(_ bytes: [UInt8]) {
         var off = 0
         while off < bytes.count {
-            let n = bytes[off...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             if n <= 0 { return }
             off += n
         }
@@ -79,7 +80,7 @@ final class RawSocket {
     /// Reads once; empty at EOF or timeout.
     func readSome() -> [UInt8] {
         var buf = [UInt8](repeating: 0, count: 65536)
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
         return n > 0 ? Array(buf[0..<n]) : []
     }
 
@@ -134,4 +135,11 @@ final class Signal: Sendable {
         var it = stream.makeAsyncIterator()
         return await it.next()
     }
+}
+
+/// A thread-safe boolean.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set(_ v: Bool) { value.withLock { $0 = v } }
+    var isSet: Bool { value.withLock { $0 } }
 }

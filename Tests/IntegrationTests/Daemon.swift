@@ -1,0 +1,159 @@
+import Foundation
+import Testing
+
+/// Paths of the binaries and the test image.
+enum Paths {
+    static let repo: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+    static var berthd: String { ProcessInfo.processInfo.environment["BERTHD"] ?? repo + "/.build/debug/berthd" }
+    static var berthInit: String { ProcessInfo.processInfo.environment["BERTH_INIT"] ?? repo + "/.build/debug/berth-init" }
+    static var testImage: String { repo + "/.build/test-image/busybox-test.tar" }
+    static var testRootfs: String { repo + "/.build/test-image/rootfs" }
+}
+
+/// The output of a finished command.
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var stdoutData: Data
+}
+
+/// Runs a program to completion, with stdin from a file or bytes; output captured through
+/// files (no pipe deadlocks).
+@discardableResult
+func runCommand(_ args: [String], env: [String: String] = [:], stdinFile: String? = nil, stdin: Data? = nil,
+                cwd: String? = nil) throws -> CommandResult {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("berth-cmd-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
+    FileManager.default.createFile(atPath: out.path, contents: nil)
+    FileManager.default.createFile(atPath: err.path, contents: nil)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: args[0].hasPrefix("/") ? args[0] : "/usr/bin/env")
+    p.arguments = args[0].hasPrefix("/") ? Array(args.dropFirst()) : args
+    var environment = ProcessInfo.processInfo.environment
+    for (k, v) in env { environment[k] = v }
+    p.environment = environment
+    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    let outHandle = try FileHandle(forWritingTo: out), errHandle = try FileHandle(forWritingTo: err)
+    p.standardOutput = outHandle
+    p.standardError = errHandle
+    if let stdinFile {
+        p.standardInput = FileHandle(forReadingAtPath: stdinFile)
+    } else if let stdin {
+        let inFile = dir.appendingPathComponent("in")
+        try stdin.write(to: inFile)
+        p.standardInput = FileHandle(forReadingAtPath: inFile.path)
+    } else {
+        p.standardInput = FileHandle.nullDevice
+    }
+    try p.run()
+    p.waitUntilExit()
+    try outHandle.close()
+    try errHandle.close()
+    let o = try Data(contentsOf: out)
+    return CommandResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                         stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self), stdoutData: o)
+}
+
+/// A berthd on a private root and socket. `stop()` must be called (use `withDaemon`).
+final class TestDaemon {
+    let dir: String
+    var root: String { dir + "/root" }
+    var socket: String { dir + "/berth.sock" }
+    var host: String { "unix://" + socket }
+    private(set) var process: Process?
+    let logPath: String
+
+    init() throws {
+        dir = "/tmp/berth-it-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        logPath = dir + "/berthd.log"
+    }
+
+    func start() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Paths.berthd)
+        p.arguments = ["--root", root, "-H", host, "--pidfile", dir + "/berthd.pid", "--init-binary", Paths.berthInit,
+                       "--config-file", dir + "/none.json"]
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        p.standardOutput = log
+        p.standardError = log
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        process = p
+        // Wait for the socket to answer.
+        for _ in 0..<500 {
+            if FileManager.default.fileExists(atPath: socket),
+               let r = try? runCommand(["curl", "-sf", "--unix-socket", socket, "http://x/_ping"]), r.stdout == "OK" {
+                return
+            }
+            if !p.isRunning { break }
+            usleep(10_000)
+        }
+        throw DaemonError("berthd did not start: \(daemonLog)")
+    }
+
+    var daemonLog: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// SIGTERM and wait.
+    func stop() {
+        guard let p = process, p.isRunning else { return }
+        p.terminate()
+        p.waitUntilExit()
+        process = nil
+    }
+
+    /// SIGKILL and wait (a crash).
+    func crash() {
+        guard let p = process, p.isRunning else { return }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        process = nil
+    }
+
+    func cleanup() {
+        stop()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// Runs the docker CLI against this daemon.
+    @discardableResult
+    func docker(_ args: String..., stdinFile: String? = nil, stdin: Data? = nil) throws -> CommandResult {
+        try runCommand(["docker"] + args, env: ["DOCKER_HOST": host, "DOCKER_CONFIG": dir + "/docker-config"], stdinFile: stdinFile, stdin: stdin)
+    }
+
+    /// Runs a python3 snippet with `DOCKER_HOST` set to this daemon.
+    @discardableResult
+    func python(_ code: String) throws -> CommandResult {
+        try runCommand(["python3", "-c", code], env: ["DOCKER_HOST": host])
+    }
+}
+
+struct DaemonError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// Runs `body` with a started daemon; always stops it and removes its directory.
+func withDaemon<T>(_ body: (TestDaemon) throws -> T) throws -> T {
+    let d = try TestDaemon()
+    defer { d.cleanup() }
+    try d.start()
+    return try body(d)
+}
+
+/// Lists every file under a directory (relative paths).
+func filesUnder(_ path: String) -> [String] {
+    guard let e = FileManager.default.enumerator(atPath: path) else { return [] }
+    var out: [String] = []
+    while let f = e.nextObject() as? String { out.append(f) }
+    return out
+}
