@@ -153,17 +153,11 @@ public final class HTTPServer: Sendable {
         for connection in connections {
             connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for connection in connections {
-                    try? await connection.closeFuture.get()
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-            }
-            await group.next()
-            group.cancelAll()
+        // Future waits are not cancellable, so poll instead of racing them against a timer.
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while clock.now < deadline, state.withLock({ !$0.connections.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(10))
         }
         let remaining = state.withLock { Array($0.connections.values) }
         for connection in remaining {

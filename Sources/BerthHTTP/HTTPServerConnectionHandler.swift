@@ -34,6 +34,7 @@ final class HTTPServerConnectionHandler: ChannelDuplexHandler, RemovableChannelH
     private var requestVersion = HTTPVersion.http1_1
     private var remoteDescription = ""
     private var hijacked = false
+    private var wantsUpgrade = false
 
     init(handler: any HTTPHandler, log: (@Sendable (String) -> Void)?) {
         self.handler = handler
@@ -80,6 +81,7 @@ final class HTTPServerConnectionHandler: ChannelDuplexHandler, RemovableChannelH
         keepAlive = head.isKeepAlive
         isHeadRequest = head.method == .HEAD
         requestVersion = head.version
+        wantsUpgrade = false
 
         var body = HTTPBodyStream.empty
         if Self.hasBody(head.headers), let gate {
@@ -100,6 +102,7 @@ final class HTTPServerConnectionHandler: ChannelDuplexHandler, RemovableChannelH
             remoteDescription: remoteDescription,
             body: body
         )
+        wantsUpgrade = request.wantsUpgrade
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let channel = context.channel
         let handler = self.handler
@@ -125,7 +128,13 @@ final class HTTPServerConnectionHandler: ChannelDuplexHandler, RemovableChannelH
             }
             if !requestInFlight {
                 context.close(promise: nil)
+            } else if !wantsUpgrade {
+                // Like Go's server (and so dockerd): a client that stops sending has gone away;
+                // cancel the handler (ends /events subscriptions). Whatever response is still
+                // written goes out, then the connection closes.
+                task?.cancel()
             }
+            // For an upgrade request the half-close is replayed to the hijacked stream.
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -263,6 +272,9 @@ final class HTTPServerConnectionHandler: ChannelDuplexHandler, RemovableChannelH
         for field in h.fields { head += "\(field.name): \(field.value)\r\n" }
         head += "\r\n"
         channel.writeAndFlush(channel.allocator.buffer(string: head), promise: nil)
+        if inputClosed {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
         channel.read()
         return HijackedStream(channel: channel, inbound: raw.stream)
     }
