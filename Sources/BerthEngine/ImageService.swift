@@ -127,7 +127,9 @@ public final class ImageService: Sendable {
         return out
     }
 
-    func deleteImage(_ record: ImageRecord, refs: [Reference], into out: inout [ImageDeletion]) throws {
+    /// Deletes an image; returns the bytes of the layers that went with it.
+    @discardableResult
+    func deleteImage(_ record: ImageRecord, refs: [Reference], into out: inout [ImageDeletion]) throws -> Int64 {
         for r in refs {
             out.append(.untagged(r.familiar))
             events.publish(type: "image", action: "untag", actorID: record.id.description, attributes: ["name": r.familiar])
@@ -137,6 +139,8 @@ public final class ImageService: Sendable {
         out.append(.deleted(record.id))
         for l in layers { out.append(.deleted(l)) }
         events.publish(type: "image", action: "delete", actorID: record.id.description, attributes: ["name": record.id.description])
+        let removed = Set(layers)
+        return record.layers.filter { removed.contains($0.chainID) }.reduce(0) { $0 + ($1.contentSize ?? $1.size) }
     }
 
     /// Untagged parents left without children go too (what `noprune` turns off).
@@ -171,9 +175,7 @@ public final class ImageService: Sendable {
             for e in list() {
                 if !all && !e.tags.isEmpty { continue }
                 if keep(e) || !usage(e.record.id).isEmpty || hasChildren(e.record.id) { continue }
-                let before = layerBytes()
-                try deleteImage(e.record, refs: store.references(of: e.record.id), into: &out)
-                reclaimed += max(0, before - layerBytes())
+                reclaimed += try deleteImage(e.record, refs: store.references(of: e.record.id), into: &out)
                 progress = true
             }
         }

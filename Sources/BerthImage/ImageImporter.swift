@@ -51,13 +51,7 @@ public struct ImageImporter {
         // The chain ID of a base layer is its diff ID, known only after extraction.
         let fd = try FD.open(store.content.path(blob), O_RDONLY)
         defer { FD.close(fd) }
-        let info = try store.snapshots.apply(source: { buf in
-            while true {
-                let n = Glibc.read(fd, buf.baseAddress, buf.count)
-                if n >= 0 { return n }
-                if errno != EINTR { throw BerthError.sys("read import") }
-            }
-        }, diffID: nil, parent: nil, chainID: nil)
+        let info = try store.snapshots.apply(source: { buf in try FD.readSome(fd, into: buf, what: "import") }, diffID: nil, parent: nil, chainID: nil)
         leases.add([info.chainID])
 
         let now = WallClock.now().rfc3339Nano

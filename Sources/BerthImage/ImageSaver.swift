@@ -132,13 +132,7 @@ public struct ImageSaver {
         try tar.write(header: h)
         let fd = try FD.open(store.content.path(layer.blob), O_RDONLY)
         defer { FD.close(fd) }
-        let raw: TarReader.Source = { buf in
-            while true {
-                let n = Glibc.read(fd, buf.baseAddress, buf.count)
-                if n >= 0 { return n }
-                if errno != EINTR { throw BerthError.sys("read layer \(layer.blob)") }
-            }
-        }
+        let raw: TarReader.Source = { buf in try FD.readSome(fd, into: buf, what: "layer \(layer.blob)") }
         let source: TarReader.Source
         if layer.blob == layer.diffID {
             source = raw

@@ -92,13 +92,7 @@ public final class OverlaySnapshotter: Sendable {
         if exists(chainID) { return try info(chainID) }
         let fd = try FD.open(blobPath, O_RDONLY)
         defer { FD.close(fd) }
-        return try apply(source: { buf in
-            while true {
-                let n = Glibc.read(fd, buf.baseAddress, buf.count)
-                if n >= 0 { return n }
-                if errno != EINTR { throw BerthError.sys("read layer") }
-            }
-        }, diffID: diffID, parent: parent, chainID: chainID, applyOptions: applyOptions)
+        return try apply(source: { buf in try FD.readSome(fd, into: buf, what: "layer") }, diffID: diffID, parent: parent, chainID: chainID, applyOptions: applyOptions)
     }
 
     /// Extracts a layer from a stream (compression detected from its first bytes). When

@@ -102,6 +102,15 @@ public enum FD {
         }
     }
 
+    /// One `read(2)` into a buffer, retried on EINTR; 0 at end of file. Fits `TarReader.Source`.
+    public static func readSome(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, what: @autoclosure () -> String) throws -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno != EINTR { throw BerthError.sys("read \(what())") }
+        }
+    }
+
     /// The path by which a descriptor can be named to `mount` (`/proc/self/fd/N`).
     public static func procPath(_ fd: Int32) -> String { "/proc/self/fd/\(fd)" }
 }
