@@ -52,7 +52,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], exclude: ["README.md"]),
         // Docker Engine API wire types and stream framing, shared by client and server.
-        .target(name: "BerthAPI", dependencies: ["BerthCore"], exclude: ["README.md"]),
+        .target(name: "BerthAPI", dependencies: ["BerthCore", "BerthOCI"], exclude: ["README.md"]),
         // HTTP/1.1 server and client on SwiftNIO: unix + TCP, streaming, `Upgrade: tcp` hijack.
         .target(name: "BerthHTTP", dependencies: [
             "BerthCore",
@@ -64,6 +64,8 @@ let package = Package(
         .target(name: "BerthEngine", dependencies: [
             "BerthCore", "BerthSystem", "BerthOCI", "BerthImage", "BerthRuntime",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ], exclude: ["README.md"]),
         // HTTP request → engine call → wire response.
         .target(name: "BerthServer", dependencies: [

@@ -67,7 +67,13 @@ public struct BerthCommand: AsyncParsableCommand {
         } catch let e as ExitCode {
             Glibc.exit(e.rawValue)
         } catch let e as CLIError {
-            if case .silent(let code) = e { Glibc.exit(code) }
+            switch e {
+            case .silent(let code): Glibc.exit(code)
+            case .status(let message, let code):
+                Output.err(message)
+                Glibc.exit(code)
+            case .message: break
+            }
             Output.err(e.description)
             Glibc.exit(1)
         } catch let e as BerthClientError {
@@ -100,11 +106,14 @@ enum CLIError: Error, CustomStringConvertible {
     case message(String)
     /// Already reported; exit with the code.
     case silent(Int32)
+    /// Printed as is, exit with the code (`run`: 125 daemon refused, 126/127 cannot run).
+    case status(String, Int32)
 
     var description: String {
         switch self {
         case .message(let m): return m
         case .silent(let c): return "exit status \(c)"
+        case .status(let m, _): return m
         }
     }
 }

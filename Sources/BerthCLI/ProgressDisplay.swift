@@ -7,9 +7,14 @@ import BerthClient
 /// `error` stops the display and is thrown (the CLI prints it and exits 1).
 struct ProgressDisplay {
     let isTerminal: Bool
+    /// Where the display goes (`run`/`create` pull to stderr: stdout is for the ID).
+    let fd: Int32
     var ids: [String: Int] = [:]
 
-    init(isTerminal: Bool) { self.isTerminal = isTerminal }
+    init(isTerminal: Bool, fd: Int32 = 1) {
+        self.isTerminal = isTerminal
+        self.fd = fd
+    }
 
     /// Displays the whole stream; returns the messages' `status` texts (import prints the ID).
     @discardableResult
@@ -42,12 +47,12 @@ struct ProgressDisplay {
             ids = [:]
         }
         if let error = m.error ?? m.errorDetail?.message {
-            Output.out(out, terminator: "")
+            try? Output.write(Array(out.utf8), to: fd)
             throw CLIError.message(error)
         }
         out += render(m)
         if let id = m.id, !id.isEmpty, isTerminal, diff > 0 { out += "\u{1B}[\(diff)B" }
-        Output.out(out, terminator: "")
+        try? Output.write(Array(out.utf8), to: fd)
     }
 
     /// One message as `JSONMessage.Display` writes it.

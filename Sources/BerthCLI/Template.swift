@@ -3,12 +3,16 @@ import BerthCore
 /// The small subset of Go templates that `--format` needs: literal text, `{{.}}`,
 /// `{{.Field}}`, `{{.A.B}}`, `{{json .}}` and `{{json .Field}}`, applied to a JSON value. A
 /// leading `table ` makes tab-separated cells aligned under a header row. `\t` and `\n` in the
-/// format are the characters.
+/// format are the characters. A method call with string arguments (`{{.Label "com.x"}}`) looks
+/// the first argument up in the object the value holds under `Label()` (empty when missing):
+/// list rows carry such hidden members, which their JSON output leaves out.
 struct Template {
     enum Part: Equatable {
         case text(String)
         case field([String])
         case json([String])
+        /// `.Method "arg"`: the method's path and its (unquoted) arguments.
+        case call([String], [String])
     }
 
     let parts: [Part]
@@ -39,6 +43,9 @@ struct Template {
             if action.hasPrefix("json ") || action == "json" {
                 let arg = action.dropFirst(4).trimmingSpaces()
                 parts.append(.json(try Template.path(arg)))
+            } else if let space = action.firstIndex(of: " "), action[action.index(after: space)...].trimmingSpaces().hasPrefix("\"") {
+                let args = try Template.stringArguments(action[action.index(after: space)...])
+                parts.append(.call(try Template.path(action[..<space]), args))
             } else {
                 parts.append(.field(try Template.path(action)))
             }
@@ -55,6 +62,28 @@ struct Template {
         return text.dropFirst().split(separator: ".").map(String.init)
     }
 
+    /// `"a" "b"` → ["a", "b"] (Go string literals with `\"` and `\\` escapes).
+    static func stringArguments(_ text: Substring) throws -> [String] {
+        var args: [String] = []
+        var rest = text.trimmingSpaces()
+        while !rest.isEmpty {
+            guard rest.first == "\"" else { throw CLIError.message("template parsing error: unexpected \"\(rest)\" in operand") }
+            rest = rest.dropFirst()
+            var arg = ""
+            var closed = false
+            while let c = rest.first {
+                rest = rest.dropFirst()
+                if c == "\\", let n = rest.first { arg.append(n); rest = rest.dropFirst(); continue }
+                if c == "\"" { closed = true; break }
+                arg.append(c)
+            }
+            guard closed else { throw CLIError.message("template parsing error: unterminated quoted string") }
+            args.append(arg)
+            rest = rest.trimmingSpaces()
+        }
+        return args
+    }
+
     /// Whether the format is docker's `json` shorthand (also `{{json .}}`).
     static func isJSON(_ format: String?) -> Bool {
         guard let f = format?.trimmingSpacesString() else { return false }
@@ -69,9 +98,24 @@ struct Template {
             case .text(let t): out += t
             case .field(let path): out += Template.goString(Template.lookup(value, path))
             case .json(let path): out += Format.compactJSON(Template.lookup(value, path) ?? .null)
+            case .call(let path, let args):
+                var method = path
+                if let last = method.popLast() { method.append(last + "()") }
+                let table = Template.lookup(value, method)
+                out += args.first.flatMap { table?[$0]?.stringValue } ?? ""
             }
         }
         return out
+    }
+
+    /// Whether any action uses `name` (`{{.Size}}` → ps asks the daemon for sizes).
+    func uses(_ name: String) -> Bool {
+        parts.contains { p in
+            switch p {
+            case .text: return false
+            case .field(let path), .json(let path), .call(let path, _): return path.first == name || (path.isEmpty && name == ".")
+            }
+        }
     }
 
     /// The header row for a `table` format: each action's field name through `headers`
@@ -81,7 +125,7 @@ struct Template {
         for p in parts {
             switch p {
             case .text(let t): out += t
-            case .field(let path), .json(let path):
+            case .field(let path), .json(let path), .call(let path, _):
                 let name = path.joined(separator: ".")
                 out += headers[name] ?? name.uppercased()
             }

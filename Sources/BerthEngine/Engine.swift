@@ -5,16 +5,34 @@ import BerthCore
 import BerthImage
 import BerthSystem
 import Logging
+import BerthOCI
+import Synchronization
 
 /// The daemon's configuration (flags and the config file).
 public struct EngineConfig: Sendable {
     /// State root (`/var/lib/berth`).
     public var root: String
-    /// Where berth-init is (for containers, [run]).
+    /// Where berth-init is.
     public var initBinary: String
-    public init(root: String, initBinary: String) {
+    /// Runtime state on tmpfs (berth-init's records, monitor sockets); short, since unix socket
+    /// paths are limited to 107 bytes. Defaults to `/run/berth/<hash of root>`.
+    public var execRoot: String
+    /// The static init bind-mounted for `--init` (Docker's docker-init is tini).
+    public var initPath: String?
+    public init(root: String, initBinary: String, execRoot: String? = nil, initPath: String? = nil) {
         self.root = root
         self.initBinary = initBinary
+        self.execRoot = execRoot ?? EngineConfig.defaultExecRoot(for: root)
+        self.initPath = initPath ?? ["/usr/bin/tini-static", "/usr/sbin/docker-init", "/usr/libexec/docker/docker-init"]
+            .first { FileSystem.exists($0) }
+    }
+
+    /// `/run/berth/<8 hex digits of a hash of root>`.
+    public static func defaultExecRoot(for root: String) -> String {
+        var h: UInt32 = 2166136261
+        for b in root.utf8 { h = (h ^ UInt32(b)) &* 16777619 }
+        let hex = String(h, radix: 16)
+        return "/run/berth/" + String(repeating: "0", count: 8 - hex.count) + hex
     }
 }
 
@@ -23,6 +41,7 @@ public final class Engine: Sendable {
     public let config: EngineConfig
     public let events: EventService
     public let images: ImageService
+    public let containers: ContainerService
     public let system: SystemService
     public let logger: Logger
 
@@ -39,7 +58,20 @@ public final class Engine: Sendable {
                 "blobs": "\(collected.blobs.count)", "layers": "\(collected.snapshots.count)", "bytes": "\(collected.bytes)"])
         }
         events = EventService()
-        images = ImageService(store: store, events: events)
+        let users = UsageBox()
+        images = ImageService(store: store, events: events, usage: { users.usage(of: $0) })
+        containers = try ContainerService(root: config.root, execRoot: config.execRoot, initBinary: config.initBinary,
+                                          tiniPath: config.initPath, images: images, events: events, logger: logger)
+        users.set(containers)
         system = SystemService(root: config.root, engineID: try SystemService.loadOrCreateID(root: config.root))
+    }
+}
+
+/// Lets the image service ask the container service (made after it) which containers use an image.
+final class UsageBox: Sendable {
+    private let service = Mutex<ContainerService?>(nil)
+    func set(_ s: ContainerService) { service.withLock { $0 = s } }
+    func usage(of image: Digest) -> [(id: String, running: Bool)] {
+        service.withLock { $0 }?.usage(of: image) ?? []
     }
 }

@@ -54,6 +54,11 @@ struct ContainerInit {
             if let h = spec.hostname { try ProcessControl.setHostname(h) }
             if let d = spec.domainname { try ProcessControl.setDomainname(d) }
         }
+        // A new network namespace starts with `lo` down; Docker brings it up (--network none
+        // still has a working 127.0.0.1).
+        if bundle.namespaces.contains(where: { $0.kind == .network && $0.path == nil }) {
+            try Network.setLinkUp("lo")
+        }
 
         // 3. stdio (a terminal comes later: it must be opened in the container's devpts).
         if let (i, o, e) = stdio {

@@ -17,8 +17,17 @@ public struct LaunchOptions: Sendable {
     public var pidFile: String?
     /// Write the container's output to this json-file log (the monitor holds the pipes).
     public var logPath: String?
-    /// Keep stdin open to the container (with `logPath`: a pipe fed from the caller's stdin).
+    /// Keep stdin open to the container: with `attachSocket`, a pipe fed by attach clients; else
+    /// with `logPath`, a pipe fed from the caller's stdin.
     public var keepStdin: Bool = false
+    /// A unix socket path the monitor listens on for attach clients (see `AttachProtocol`). It
+    /// is listening before `create` returns. With it, the container's output goes to the log (if
+    /// any) and to clients, and its stdin (`keepStdin` pipe, or the terminal) comes from clients;
+    /// the monitor's own stdio is not used for the container.
+    public var attachSocket: String?
+    /// Close the container's stdin pipe when the first attach client that sends stdin ends it
+    /// (Docker's `StdinOnce`).
+    public var stdinOnce: Bool = false
 
     public init(id: String, bundle: String, stateRoot: String) {
         self.id = id
@@ -47,6 +56,10 @@ struct ContainerLauncher {
         var terminalMaster: Int32
         var cgroup: Cgroup?
         var log: JSONFileLog?
+        /// The attach socket, listening (non-blocking), or -1.
+        var listener: Int32 = -1
+        /// Where attach clients' stdin goes (stdin pipe or pty master), or -1.
+        var stdinTarget: Int32 = -1
     }
 
     /// Creates the container: cgroup, clone into namespaces, id maps, sync until the init is
@@ -76,23 +89,30 @@ struct ContainerLauncher {
                 fifo = path
             }
 
-            // 3. stdio: inherited, or pipes the monitor reads into the log.
+            // 3. stdio: inherited, or pipes the monitor reads into the log and to attach clients.
             let terminal = spec.process?.terminal ?? false
+            let attach = options.attachSocket != nil
             var childStdio: (Int32, Int32, Int32)?
             var outputs: [Monitor.Output] = []
             var stdinForward: (from: Int32, to: Int32)?
+            var stdinTarget: Int32 = -1
             var closeInParent: [Int32] = []
             var log: JSONFileLog?
             if let logPath = options.logPath {
                 log = try JSONFileLog(path: logPath)
             }
-            if !terminal && log != nil {
+            if !terminal && (log != nil || attach) {
                 let out = try FD.pipe(), err = try FD.pipe()
                 var stdinRead: Int32
                 if options.keepStdin {
                     let inp = try FD.pipe()
                     stdinRead = inp.read
-                    stdinForward = (0, inp.write)
+                    if attach {
+                        try FD.setNonBlocking(inp.write)
+                        stdinTarget = inp.write
+                    } else {
+                        stdinForward = (0, inp.write)
+                    }
                     closeInParent.append(inp.read)
                 } else {
                     stdinRead = try FD.open("/dev/null", O_RDONLY)
@@ -160,9 +180,17 @@ struct ContainerLauncher {
                     master = -1
                 } else {
                     try FD.setNonBlocking(master)
-                    outputs.append(Monitor.Output(fd: master, stream: "stdout", copyTo: log == nil ? 1 : -1))
-                    if mode == .run { stdinForward = (0, master) }
+                    outputs.append(Monitor.Output(fd: master, stream: "stdout", copyTo: log == nil && !attach ? 1 : -1))
+                    if attach { stdinTarget = master } else if mode == .run { stdinForward = (0, master) }
                 }
+            }
+
+            // 7. The attach socket: listening before `create` reports success, so a caller can
+            //    connect as soon as it returns.
+            var listener: Int32 = -1
+            if let path = options.attachSocket {
+                listener = try ContainerLauncher.listenAttach(path)
+                cleanup.append { FD.close(listener); unlink(path) }
             }
 
             guard let start = StateStore.processStartTime(pid) else {
@@ -177,11 +205,39 @@ struct ContainerLauncher {
                 try FileSystem.writeAtomically(pidFile, Array(String(pid).utf8))
             }
             return Launched(record: record, pidfd: pidfd, syncFD: parentSync, outputs: outputs,
-                            stdinForward: stdinForward, terminalMaster: master, cgroup: cgroup, log: log)
+                            stdinForward: stdinForward, terminalMaster: master, cgroup: cgroup, log: log,
+                            listener: listener, stdinTarget: stdinTarget)
         } catch {
             undo()
             throw error
         }
+    }
+
+    /// Listens on an attach socket path (mode 0600, non-blocking). A socket left there by a
+    /// monitor that was killed (nobody answers) is replaced; a live one is a conflict.
+    static func listenAttach(_ path: String) throws -> Int32 {
+        var fd: Int32
+        do {
+            fd = try UnixSocket.listen(path, backlog: 64)
+        } catch let e as BerthError where e.errno == EADDRINUSE {
+            var st = stat()
+            guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK else { throw e }
+            if let c = try? UnixSocket.connect(path) {
+                FD.close(c)
+                throw BerthError.conflict("attach socket \(path) is in use")
+            }
+            unlink(path)
+            fd = try UnixSocket.listen(path, backlog: 64)
+        }
+        do {
+            if chmod(path, 0o600) != 0 { throw BerthError.sys("chmod \(path)") }
+            try FD.setNonBlocking(fd)
+        } catch {
+            FD.close(fd)
+            unlink(path)
+            throw error
+        }
+        return fd
     }
 
     private func writeIDMaps(pid: pid_t) throws {

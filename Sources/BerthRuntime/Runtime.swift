@@ -188,14 +188,19 @@ public enum Runtime {
             // Start the long-lived monitor afresh: exec'ing ourselves drops everything set-up
             // left in memory (the parsed spec, the seccomp program, heap fragments), which would
             // otherwise stay private to each container's monitor for its whole life.
-            reexecMonitor(launched, id: id, store: store, signalFD: signalFD, usesPidNamespace: usesPidNamespace)
+            reexecMonitor(launched, id: id, store: store, signalFD: signalFD, usesPidNamespace: usesPidNamespace,
+                          attachPath: options.attachSocket, stdinOnce: options.stdinOnce)
         }
         let monitor = Monitor(initPid: launched.record.pid, pidfd: launched.pidfd, syncFD: launched.syncFD,
                               outputs: launched.outputs, usesPidNamespace: usesPidNamespace)
         monitor.log = launched.log
         monitor.terminalMaster = launched.terminalMaster
         monitor.stdinForward = launched.stdinForward
-        if mode == .run && launched.terminalMaster >= 0 && Terminal.isTerminal(0) {
+        monitor.listener = launched.listener
+        monitor.listenerPath = options.attachSocket
+        monitor.stdinTarget = launched.stdinTarget
+        monitor.stdinOnce = options.stdinOnce
+        if mode == .run && options.attachSocket == nil && launched.terminalMaster >= 0 && Terminal.isTerminal(0) {
             savedTerminal = Terminal.makeRaw(0)
             if let size = Terminal.size(0) { try? Terminal.setSize(launched.terminalMaster, rows: size.rows, cols: size.cols) }
         }
@@ -203,6 +208,7 @@ public enum Runtime {
         if let saved = savedTerminal { Terminal.restore(0, saved) }
         let record = finish(id: id, store: store, cgroup: launched.cgroup, status: status, exitedAt: exitedAt,
                             startedAt: monitor.startedAt)
+        monitor.closeAttach(exitCode: record.exitCode)
         FD.close(launched.pidfd)
         onExit(record)
         return status.code
@@ -224,7 +230,7 @@ public enum Runtime {
     /// Replaces this process with `berth-init __monitor …`, handing over the descriptors. Falls
     /// back to monitoring in place if the exec fails.
     static func reexecMonitor(_ l: ContainerLauncher.Launched, id: String, store: StateStore, signalFD: Int32,
-                              usesPidNamespace: Bool) {
+                              usesPidNamespace: Bool, attachPath: String?, stdinOnce: Bool) {
         var args = ["berth-init", "__monitor", "--root", store.root, "--id", id, "--pid", String(l.record.pid),
                     "--pidfd", String(l.pidfd), "--sync", String(l.syncFD), "--signalfd", String(signalFD),
                     "--cgroup", l.record.cgroupPath]
@@ -235,6 +241,12 @@ public enum Runtime {
         }
         if let log = l.log { args += ["--logfd", String(log.fd)]; keep.append(log.fd) }
         if l.terminalMaster >= 0 { args += ["--master", String(l.terminalMaster)] }
+        if l.listener >= 0, let path = attachPath {
+            args += ["--listen", String(l.listener), "--listen-path", path]
+            keep.append(l.listener)
+        }
+        if l.stdinTarget >= 0 { args += ["--stdin", String(l.stdinTarget)]; keep.append(l.stdinTarget) }
+        if stdinOnce { args.append("--stdin-once") }
         if usesPidNamespace { args.append("--pidns") }
         for fd in keep where fd >= 0 { try? FD.setCloseOnExec(fd, false) }
         _ = try? ProcessControl.exec(path: "/proc/self/exe", args: args, env: [])
@@ -258,12 +270,17 @@ public enum Runtime {
                               usesPidNamespace: a["--pidns"] != nil)
         if fd("--logfd") >= 0 { monitor.log = JSONFileLog(fd: fd("--logfd")) }
         monitor.terminalMaster = fd("--master")
+        monitor.listener = fd("--listen")
+        monitor.listenerPath = monitor.listener >= 0 ? one("--listen-path") : nil
+        monitor.stdinTarget = fd("--stdin")
+        monitor.stdinOnce = a["--stdin-once"] != nil
         ProcessControl.trimMemory()
         let (status, exitedAt) = monitor.run(signalFD: fd("--signalfd"))
         let cgroup = one("--cgroup").flatMap { path in
             (try? CgroupLayout.current()).flatMap { try? Cgroup(layout: $0, path: path) }
         }
-        _ = finish(id: id, store: store, cgroup: cgroup, status: status, exitedAt: exitedAt, startedAt: monitor.startedAt)
+        let record = finish(id: id, store: store, cgroup: cgroup, status: status, exitedAt: exitedAt, startedAt: monitor.startedAt)
+        monitor.closeAttach(exitCode: record.exitCode)
         return 0
     }
 }

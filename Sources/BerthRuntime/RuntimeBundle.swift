@@ -103,7 +103,7 @@ public struct RuntimeBundle: Sendable {
         if p.hasPrefix("/") { return p }
         var buf = [CChar](repeating: 0, count: 4096)
         guard getcwd(&buf, buf.count) != nil else { return p }
-        let cwd = String(cString: buf)
+        let cwd = String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return p == "." ? cwd : "\(cwd)/\(p)"
     }
 }

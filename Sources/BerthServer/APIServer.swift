@@ -101,6 +101,10 @@ public struct APIServer: HTTPHandler {
             return try systemDF(ctx)
         case (_, "images"):
             if let r = try await images(ctx, segments: Array(segments.dropFirst())) { return r }
+        case (_, "containers"):
+            if let r = try await containers(ctx, segments: Array(segments.dropFirst())) { return r }
+        case (_, "exec"):
+            if let r = try await exec(ctx, segments: Array(segments.dropFirst())) { return r }
         default:
             break
         }

@@ -88,4 +88,13 @@ public enum UnixSocket {
         if s < 0 { throw BerthError.sys("listen on \(path)") }
         return s
     }
+
+    /// Accepts one pending connection as a non-blocking, close-on-exec descriptor; nil when
+    /// none is pending (EAGAIN on a non-blocking listener).
+    public static func accept(_ listener: Int32) throws -> Int32? {
+        let c = berth_accept_nonblocking(listener)
+        if c >= 0 { return c }
+        if errno == EAGAIN || errno == EWOULDBLOCK { return nil }
+        throw BerthError.sys("accept on socket")
+    }
 }

@@ -74,3 +74,9 @@ int berth_unix_listen(const char *path, int backlog) {
     }
     return s;
 }
+
+int berth_accept_nonblocking(int listener) {
+    int c;
+    do { c = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); } while (c < 0 && errno == EINTR);
+    return c;
+}

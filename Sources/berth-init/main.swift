@@ -14,14 +14,20 @@ usage: berth-init [--root DIR] COMMAND [OPTIONS] [ID]
 commands:
   spec    [--bundle DIR] [--args 'sh -c ...'] [--seccomp default|unconfined|FILE]
           write a config.json with Docker's defaults (caps, masks, seccomp profile)
-  create  --bundle DIR [--console-socket S] [--pid-file F] [--log-path F] ID
+  create  --bundle DIR [--console-socket S] [--pid-file F] [--log-path F] [--keep-stdin]
+          [--attach-socket S [--stdin-once]] ID
   start   ID
-  run     --bundle DIR [--detach] [--console-socket S] [--pid-file F] [--log-path F] [--keep-stdin] ID
+  run     --bundle DIR [--detach] [--console-socket S] [--pid-file F] [--log-path F] [--keep-stdin]
+          [--attach-socket S [--stdin-once]] ID
   state   ID
   list
   kill    [--all] ID [SIGNAL]
   delete  [--force] ID
-  exec    [--tty] [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--process FILE] ID [ARGS...]
+  exec    [--tty] [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--process FILE] [--privileged]
+          [--detach] [--pid-file F] [--attach-fd N [--keep-stdin]] ID [ARGS...]
+
+--attach-socket: the monitor listens there for attach clients (see AttachProtocol in
+Sources/BerthRuntime); --attach-fd: an inherited, connected socket that is exec's attach client.
 
 The state root defaults to /run/berth/runtime.
 """
@@ -96,7 +102,7 @@ func main() throws -> Int32 {
         var flags: [String: [String]] = [:]
         var key = ""
         for w in args.words[args.i...] {
-            if w.hasPrefix("--") { key = w; flags[w, default: []] += w == "--pidns" ? [""] : [] } else { flags[key, default: []].append(w) }
+            if w.hasPrefix("--") { key = w; if flags[w] == nil { flags[w] = [] } } else { flags[key, default: []].append(w) }
         }
         return Runtime.resumeMonitor(flags)
     }
@@ -104,6 +110,7 @@ func main() throws -> Int32 {
     var bundle = "."
     var consoleSocket: String?, pidFile: String?, logPath: String?
     var detach = false, keepStdin = false, force = false, all = false, tty = false
+    var attachSocket: String?, attachFD: Int32?, stdinOnce = false, privileged = false
     var cwd: String?, user: String?, processFile: String?, specArgs: String?
     var seccompProfile = "default"
     var env: [String] = []
@@ -117,6 +124,13 @@ func main() throws -> Int32 {
         case "--log-path": logPath = try args.value(w)
         case "--detach", "-d": detach = true
         case "--keep-stdin", "-i": keepStdin = true
+        case "--attach-socket": attachSocket = try args.value(w)
+        case "--stdin-once": stdinOnce = true
+        case "--privileged": privileged = true
+        case "--attach-fd":
+            let v = try args.value(w)
+            guard let n = Int32(v), n >= 0 else { throw BerthError.invalid("--attach-fd wants a descriptor number, not \"\(v)\"") }
+            attachFD = n
         case "--force", "-f": force = true
         case "--all", "-a": all = true
         case "--tty", "-t": tty = true
@@ -146,6 +160,8 @@ func main() throws -> Int32 {
         o.pidFile = pidFile
         o.logPath = logPath
         o.keepStdin = keepStdin
+        o.attachSocket = attachSocket
+        o.stdinOnce = stdinOnce
         return o
     }
 
@@ -204,6 +220,9 @@ func main() throws -> Int32 {
         o.processFile = processFile
         o.detach = detach
         o.pidFile = pidFile
+        o.attachFD = attachFD
+        o.keepStdin = keepStdin
+        o.privileged = privileged
         return try Runtime.exec(o)
     default:
         throw BerthError.invalid("unknown command \"\(command)\" (see berth-init --help)")

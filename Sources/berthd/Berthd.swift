@@ -35,16 +35,26 @@ struct Berthd: AsyncParsableCommand {
     @Option(name: .long, help: "Path of berth-init (default: beside berthd).")
     var initBinary: String?
 
+    @Option(name: .long, help: "Runtime state on tmpfs: monitor sockets, berth-init records (default: /run/berth/<hash of root>).")
+    var execRoot: String?
+
+    @Option(name: .long, help: "Static init for --init (default: tini-static).")
+    var initPath: String?
+
     struct FileConfig: Decodable {
         var root: String?
         var hosts: [String]?
         var pidfile: String?
         var logLevel: String?
         var initBinary: String?
+        var execRoot: String?
+        var initPath: String?
         enum CodingKeys: String, CodingKey {
             case root, hosts, pidfile
             case logLevel = "log-level"
             case initBinary = "init-binary"
+            case execRoot = "exec-root"
+            case initPath = "init-path"
         }
     }
 
@@ -71,7 +81,12 @@ struct Berthd: AsyncParsableCommand {
         try Berthd.writePidFile(pidfile)
         defer { unlink(pidfile) }
 
-        let engine = try Engine(config: EngineConfig(root: root, initBinary: initBinary), logger: logger)
+        guard FileSystem.exists(initBinary) else {
+            throw ValidationError("berth-init not found at \(initBinary) (use --init-binary)")
+        }
+        let config = EngineConfig(root: root, initBinary: initBinary, execRoot: execRoot ?? file.execRoot,
+                                  initPath: initPath ?? file.initPath)
+        let engine = try Engine(config: config, logger: logger)
         let server = HTTPServer(handler: APIServer(engine: engine, logger: logger)) { line in
             logger.debug("\(line)")
         }

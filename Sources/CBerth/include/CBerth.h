@@ -9,4 +9,5 @@
 #include "berth_socket.h"
 #include "berth_seccomp.h"
 #include "berth_xattr.h"
+#include "berth_net.h"
 #endif

@@ -11,4 +11,7 @@ ssize_t berth_recv_fd(int sock, void *data, size_t len, int *fd);
 int berth_unix_connect(const char *path);
 /// Creates a listening SOCK_STREAM unix socket at `path` (CLOEXEC). Returns the fd or -1.
 int berth_unix_listen(const char *path, int backlog);
+/// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC (a GNU extension the Swift Glibc module does not
+/// export). Returns the connection or -1 (EAGAIN when none is pending on a non-blocking listener).
+int berth_accept_nonblocking(int listener);
 #endif

@@ -1,0 +1,337 @@
+import BerthAPI
+import BerthCore
+import BerthOCI
+
+/// What the flag conversion may read: the environment (`-e NAME`), files (`--env-file`,
+/// `--label-file`, seccomp profiles) and the working directory (`-v ./dir:/x`). Tests pass
+/// fakes.
+struct RunContext {
+    var lookupEnv: (String) -> String?
+    var readFile: (String) throws -> String
+    var cwd: String
+
+    static func live() -> RunContext {
+        RunContext(lookupEnv: EnvFile.environment, readFile: EnvFile.readFile, cwd: EnvFile.currentDirectory())
+    }
+}
+
+/// A bad flag value, worded as docker words it; `run`/`create` print it as
+/// `berth: <message>.\nSee 'berth run --help'.` and exit 125.
+struct FlagError: Error, Equatable, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+
+    /// `invalid argument "12x" for "-m, --memory" flag: invalid suffix: 'x'`.
+    static func invalid(_ value: String, _ flag: String, _ error: any Error) -> FlagError {
+        FlagError("invalid argument \"\(value)\" for \"\(flag)\" flag: \(error)")
+    }
+}
+
+extension RunFlags {
+    /// Parses one flag value, wrapping a failure as docker's `invalid argument` error.
+    func parsed<T>(_ value: String, _ flag: String, _ parse: (String) throws -> T) throws(FlagError) -> T {
+        do { return try parse(value) } catch { throw FlagError.invalid(value, flag, error) }
+    }
+
+    /// The `POST /containers/create` body for `image` running `command` (docker's
+    /// `parse()` in cli/command/container/opts.go).
+    func request(image: String, command: [String], context: RunContext) throws(FlagError) -> ContainerCreateRequest {
+        var config = ContainerConfig()
+        var host = HostConfig()
+        config.Image = image
+        if !command.isEmpty { config.Cmd = command }
+        if let entrypoint { config.Entrypoint = [entrypoint] }
+
+        // Streams: -a picks them; without -a, stdout and stderr; -i adds stdin.
+        var attachStdin = false, attachStdout = false, attachStderr = false
+        for a in attach {
+            switch a.lowercased() {
+            case "stdin": attachStdin = true
+            case "stdout": attachStdout = true
+            case "stderr": attachStderr = true
+            default: throw FlagError.invalid(a, "-a, --attach", Units.ParseError("valid streams are STDIN, STDOUT and STDERR"))
+            }
+        }
+        if interactive { attachStdin = true }
+        if attach.isEmpty { attachStdout = true; attachStderr = true }
+        config.AttachStdin = attachStdin
+        config.AttachStdout = attachStdout
+        config.AttachStderr = attachStderr
+        config.OpenStdin = interactive
+        config.Tty = tty
+
+        config.Hostname = hostname
+        config.Domainname = domainname
+        config.User = user
+        config.WorkingDir = workdir
+        config.MacAddress = macAddress
+        config.StopSignal = stopSignal
+        config.StopTimeout = stopTimeout
+
+        // Environment: files first, then -e (later entries win in the daemon).
+        var environment: [String] = []
+        for file in envFile {
+            let text = try parsed(file, "--env-file") { try context.readFile($0) }
+            environment += try parsed(file, "--env-file") { try EnvFile.parse(text, file: $0, lookup: context.lookupEnv) }
+        }
+        for e in env { environment.append(try parsed(e, "-e, --env") { try EnvFile.validate($0, lookup: context.lookupEnv) }) }
+        if !environment.isEmpty { config.Env = environment }
+
+        // Labels: files, then -l; `k` alone is an empty value.
+        var labelLines: [String] = []
+        for file in labelFile {
+            let text = try parsed(file, "--label-file") { try context.readFile($0) }
+            labelLines += try parsed(file, "--label-file") { try EnvFile.parse(text, file: $0, lookup: { _ in nil }) }
+        }
+        labelLines += label
+        if !labelLines.isEmpty {
+            var labels: [String: String] = [:]
+            for l in labelLines {
+                let (k, v) = MountSpec.keyValue(l)
+                labels[k] = v
+            }
+            config.Labels = labels
+        }
+
+        // Filesystem.
+        var binds: [String] = []
+        var volumes: [String: JSONValue] = [:]
+        for v in volume {
+            switch try parsed(v, "-v, --volume", { try MountSpec.volume($0, cwd: context.cwd) }) {
+            case .anonymous(let path): volumes[path] = .object([:])
+            case .bind(let spec): binds.append(spec)
+            }
+        }
+        if !binds.isEmpty { host.Binds = binds }
+        if !volumes.isEmpty { config.Volumes = volumes }
+        if !mount.isEmpty { host.Mounts = try mount.map { m throws(FlagError) in try parsed(m, "--mount") { try MountSpec.mount($0, cwd: context.cwd) } } }
+        if !tmpfs.isEmpty {
+            var t: [String: String] = [:]
+            for spec in tmpfs {
+                let (path, options) = try parsed(spec, "--tmpfs", MountSpec.tmpfs)
+                t[path] = options
+            }
+            host.Tmpfs = t
+        }
+        if !volumesFrom.isEmpty { host.VolumesFrom = volumesFrom }
+        host.VolumeDriver = volumeDriver
+        if readOnly { host.ReadonlyRootfs = true }
+        if !storageOpt.isEmpty { host.StorageOpt = try keyValueMap(storageOpt, "--storage-opt", requireValue: true) }
+
+        // Network.
+        host.NetworkMode = network
+        if !addHost.isEmpty { host.ExtraHosts = try addHost.map { h throws(FlagError) in try parsed(h, "--add-host", Self.extraHost) } }
+        if !dns.isEmpty {
+            host.Dns = try dns.map { d throws(FlagError) in
+                try parsed(d, "--dns") { d in
+                    guard PortSpec.isIP(d) else { throw Units.ParseError("ip address is not correctly formatted: \(d)") }
+                    return d
+                }
+            }
+        }
+        if !dnsSearch.isEmpty { host.DnsSearch = dnsSearch }
+        if !dnsOption.isEmpty { host.DnsOptions = dnsOption }
+        var exposed: [String: JSONValue] = [:]
+        var bindings: [String: JSONValue] = [:]
+        for p in publish { PortSpec.apply(try parsed(p, "-p, --publish", PortSpec.publish), exposed: &exposed, bindings: &bindings) }
+        for e in expose {
+            for port in try parsed(e, "--expose", PortSpec.expose) { exposed[port] = .object([:]) }
+        }
+        if !exposed.isEmpty { config.ExposedPorts = exposed }
+        if !bindings.isEmpty { host.PortBindings = bindings }
+        if publishAll { host.PublishAllPorts = true }
+        if !link.isEmpty { host.Links = link }
+
+        // Security.
+        if privileged { host.Privileged = true }
+        if !capAdd.isEmpty { host.CapAdd = capAdd }
+        if !capDrop.isEmpty { host.CapDrop = capDrop }
+        var security = try securityOptions(context: context)
+        if let i = security.firstIndex(of: "systempaths=unconfined") {
+            security.remove(at: i)
+            host.MaskedPaths = []
+            host.ReadonlyPaths = []
+        }
+        if !security.isEmpty { host.SecurityOpt = security }
+        if !groupAdd.isEmpty { host.GroupAdd = groupAdd }
+        if !device.isEmpty { host.Devices = try device.map { d throws(FlagError) in try parsed(d, "--device", MountSpec.device) } }
+        if !deviceCgroupRule.isEmpty { host.DeviceCgroupRules = deviceCgroupRule }
+        if !sysctl.isEmpty { host.Sysctls = try keyValueMap(sysctl, "--sysctl", requireValue: true) }
+
+        // Namespaces, runtime, process.
+        host.PidMode = pid
+        host.IpcMode = ipc
+        host.UTSMode = uts
+        host.UsernsMode = userns
+        host.CgroupnsMode = cgroupns
+        host.CgroupParent = cgroupParent
+        host.Isolation = isolation
+        host.Runtime = runtime
+        if !annotation.isEmpty { host.Annotations = try keyValueMap(annotation, "--annotation", requireValue: false) }
+        if initProcess { host.Init = true }
+        if rm { host.AutoRemove = true }
+        host.ContainerIDFile = cidfile
+        let policy = try restartPolicy()
+        if rm, let name = policy.Name, name != "no", !name.isEmpty {
+            throw FlagError("conflicting options: cannot specify both --restart and --rm")
+        }
+        host.RestartPolicy = policy
+
+        // Resources.
+        if let memory { host.Memory = try parsed(memory, "-m, --memory", Units.ramInBytes) }
+        if let memorySwap { host.MemorySwap = try parsed(memorySwap, "--memory-swap", Units.swapBytes) }
+        if let memoryReservation { host.MemoryReservation = try parsed(memoryReservation, "--memory-reservation", Units.ramInBytes) }
+        if let kernelMemory { _ = try parsed(kernelMemory, "--kernel-memory", Units.ramInBytes) }
+        if let memorySwappiness {
+            guard memorySwappiness == -1 || (0...100).contains(memorySwappiness) else {
+                throw FlagError("invalid value: \(memorySwappiness). Valid memory swappiness range is 0-100")
+            }
+            host.MemorySwappiness = memorySwappiness
+        }
+        if let shmSize { host.ShmSize = try parsed(shmSize, "--shm-size", Units.ramInBytes) }
+        if let cpus { host.NanoCpus = try parsed(cpus, "--cpus", Units.nanoCPUs) }
+        host.CpuShares = cpuShares
+        host.CpuQuota = cpuQuota
+        host.CpuPeriod = cpuPeriod
+        host.CpuRealtimePeriod = cpuRtPeriod
+        host.CpuRealtimeRuntime = cpuRtRuntime
+        host.CpusetCpus = cpusetCpus
+        host.CpusetMems = cpusetMems
+        host.BlkioWeight = blkioWeight
+        host.PidsLimit = pidsLimit
+        if !ulimit.isEmpty {
+            host.Ulimits = try ulimit.map { u throws(FlagError) in
+                let l = try parsed(u, "--ulimit", Units.ulimit)
+                return HostConfig.Ulimit(name: l.name, soft: l.soft, hard: l.hard)
+            }
+        }
+        if oomKillDisable { host.OomKillDisable = true }
+        if let oomScoreAdj {
+            guard (-1000...1000).contains(oomScoreAdj) else {
+                throw FlagError("invalid value \(oomScoreAdj), range for oom score adj is [-1000, 1000]")
+            }
+            host.OomScoreAdj = oomScoreAdj
+        }
+
+        // Logging and health.
+        if logDriver != nil || !logOpt.isEmpty {
+            let opts = try keyValueMap(logOpt, "--log-opt", requireValue: true)
+            if logDriver == "none" && !opts.isEmpty { throw FlagError("invalid logging opts for driver none") }
+            host.LogConfig = HostConfig.LogConfig(type: logDriver ?? "", config: opts.isEmpty ? nil : opts)
+        }
+        config.Healthcheck = try healthConfig()
+
+        return ContainerCreateRequest(config: config, hostConfig: host)
+    }
+
+    /// `--restart no|always|unless-stopped|on-failure[:max]` (docker's `ParseRestartPolicy`).
+    func restartPolicy() throws(FlagError) -> HostConfig.RestartPolicy {
+        guard let restart, !restart.isEmpty else { return HostConfig.RestartPolicy(name: "no") }
+        let parts = restart.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        if parts.count == 2 && parts[0].isEmpty {
+            throw FlagError("invalid restart policy format: no policy provided before colon")
+        }
+        var policy = HostConfig.RestartPolicy(name: String(parts[0]))
+        if parts.count == 2 && !parts[1].isEmpty {
+            guard let n = Int(parts[1]) else { throw FlagError("invalid restart policy format: maximum retry count must be an integer") }
+            policy.MaximumRetryCount = n
+        }
+        return policy
+    }
+
+    /// `Config.Healthcheck` from `--health-*` / `--no-healthcheck`; nil when none is given.
+    func healthConfig() throws(FlagError) -> HealthConfig? {
+        func duration(_ value: String?, _ flag: String) throws(FlagError) -> Int64 {
+            guard let value else { return 0 }
+            let d = try parsed(value, flag, Units.goDuration)
+            if d < 0 { throw FlagError("\(flag) cannot be negative") }
+            return d
+        }
+        let interval = try duration(healthInterval, "--health-interval")
+        let timeout = try duration(healthTimeout, "--health-timeout")
+        let startPeriod = try duration(healthStartPeriod, "--health-start-period")
+        let startInterval = try duration(healthStartInterval, "--health-start-interval")
+        let retries = healthRetries ?? 0
+        let have = (healthCmd.map { !$0.isEmpty } ?? false) || interval != 0 || timeout != 0 || startPeriod != 0
+            || startInterval != 0 || retries != 0
+        if noHealthcheck {
+            if have { throw FlagError("--no-healthcheck conflicts with --health-* options") }
+            var h = HealthConfig()
+            h.Test = ["NONE"]
+            return h
+        }
+        guard have else { return nil }
+        if retries < 0 { throw FlagError("--health-retries cannot be negative") }
+        var h = HealthConfig()
+        if let cmd = healthCmd, !cmd.isEmpty { h.Test = ["CMD-SHELL", cmd] }
+        h.Interval = interval
+        h.Timeout = timeout
+        h.StartPeriod = startPeriod
+        h.StartInterval = startInterval
+        h.Retries = retries
+        return h
+    }
+
+    /// `--security-opt`: checked as docker does; `seccomp=<file>` is replaced by the file's
+    /// JSON (compacted), since the daemon cannot read the client's files.
+    func securityOptions(context: RunContext) throws(FlagError) -> [String] {
+        var out: [String] = []
+        for opt in securityOpt {
+            var key = opt, value = ""
+            var hasValue = false
+            if let eq = opt.firstIndex(of: "=") {
+                key = String(opt[..<eq]); value = String(opt[opt.index(after: eq)...]); hasValue = true
+            } else if opt != "no-new-privileges", let colon = opt.firstIndex(of: ":") {
+                key = String(opt[..<colon]); value = String(opt[opt.index(after: colon)...]); hasValue = true
+            }
+            if (!hasValue || value.isEmpty) && key != "no-new-privileges" {
+                throw FlagError("Invalid --security-opt: \"\(opt)\"")
+            }
+            if key == "seccomp" && value != "builtin" && value != "unconfined" {
+                let text: String
+                do { text = try context.readFile(value) } catch {
+                    throw FlagError("opening seccomp profile (\(value)) failed: \(error)")
+                }
+                let json: JSONValue
+                do { json = try JSON.parse(text) } catch {
+                    throw FlagError("compacting json for seccomp profile (\(value)) failed: \(error)")
+                }
+                out.append("seccomp=" + String(decoding: JSON.serialize(json), as: UTF8.self))
+                continue
+            }
+            out.append(opt)
+        }
+        return out
+    }
+
+    /// `k=v` items as a map (`k` alone: an empty value, unless `requireValue`).
+    func keyValueMap(_ items: [String], _ flag: String, requireValue: Bool) throws(FlagError) -> [String: String] {
+        var map: [String: String] = [:]
+        for item in items {
+            if requireValue && !item.contains("=") {
+                throw FlagError.invalid(item, flag, Units.ParseError("invalid key=value: \(item)"))
+            }
+            let (k, v) = MountSpec.keyValue(item)
+            map[k] = v
+        }
+        return map
+    }
+
+    /// `--add-host name:ip` or `name=ip` → `name:ip` (docker's `ValidateExtraHost`).
+    static func extraHost(_ value: String) throws -> String {
+        var name = "", ip = ""
+        if let eq = value.firstIndex(of: "=") {
+            name = String(value[..<eq]); ip = String(value[value.index(after: eq)...])
+        } else if let colon = value.firstIndex(of: ":") {
+            name = String(value[..<colon]); ip = String(value[value.index(after: colon)...])
+        } else {
+            throw Units.ParseError("bad format for add-host: \"\(value)\"")
+        }
+        if name.isEmpty || name.contains(":") { throw Units.ParseError("bad format for add-host: \"\(value)\"") }
+        if ip != "host-gateway" {
+            if ip.count > 2 && ip.hasPrefix("[") && ip.hasSuffix("]") { ip = String(ip.dropFirst().dropLast()) }
+            guard PortSpec.isIP(ip) else { throw Units.ParseError("invalid IP address in add-host: \"\(ip)\"") }
+        }
+        return name + ":" + ip
+    }
+}

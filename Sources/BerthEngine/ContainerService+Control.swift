@@ -1,0 +1,191 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BerthCore
+import BerthOCI
+import BerthRuntime
+import BerthSystem
+
+extension ContainerService {
+    /// Signals a running container's init (checked against its start time, so a recycled pid is
+    /// never signalled).
+    func signal(_ id: String, _ sig: Int32) throws {
+        let runtime = StateStore(root: runtimeRoot)
+        guard let r = try? runtime.record(id), runtime.exit(id) == nil,
+              StateStore.isAlive(pid: r.pid, startTime: r.pidStartTime) else {
+            throw BerthError.conflict("Container \(id) is not running")
+        }
+        let fd = try ProcessControl.openPidFD(r.pid)
+        defer { FD.close(fd) }
+        try ProcessControl.signal(pidfd: fd, sig)
+    }
+
+    /// `POST /containers/{id}/kill`.
+    public func kill(_ ref: String, signal name: String?) throws {
+        let sig: Int32
+        if let name, !name.isEmpty {
+            guard let n = Signals.number(name) else { throw BerthError.invalid("Invalid signal: \(name)") }
+            sig = n
+        } else {
+            sig = SIGKILL
+        }
+        let c = try get(ref)
+        guard c.state.isRunning else {
+            throw BerthError.conflict("Cannot kill container: \(ref): Container \(c.id) is not running")
+        }
+        update(c.id) { $0.container.state.stoppedByUser = true }
+        do { try signal(c.id, sig) } catch let e as BerthError where e.code == .conflict {
+            throw BerthError.conflict("Cannot kill container: \(ref): Container \(c.id) is not running")
+        }
+        publish(c, "kill", ["signal": "\(sig)"])
+    }
+
+    /// `POST /containers/{id}/stop`: the stop signal, `timeout` seconds (-1 = forever), then
+    /// SIGKILL. Returns false if the container was not running (HTTP 304).
+    public func stop(_ ref: String, timeout: Int?, signal name: String?) async throws -> Bool {
+        let c = try get(ref)
+        guard c.state.isRunning else { return false }
+        let sigName = name.flatMap { $0.isEmpty ? nil : $0 } ?? c.config.StopSignal.flatMap { $0.isEmpty ? nil : $0 } ?? "SIGTERM"
+        guard let sig = Signals.number(sigName) else { throw BerthError.invalid("Invalid signal: \(sigName)") }
+        let seconds = timeout ?? c.config.StopTimeout ?? 10
+        update(c.id) { $0.container.state.stoppedByUser = true }
+        if (try? signal(c.id, sig)) != nil { publish(c, "kill", ["signal": "\(sig)"]) }
+        if seconds != 0 {
+            let exited = await waitForExit(c.id, seconds: seconds < 0 ? nil : Double(seconds))
+            if exited { publish(c, "stop"); return true }
+        }
+        if (try? signal(c.id, SIGKILL)) != nil { publish(c, "kill", ["signal": "\(SIGKILL)"]) }
+        guard await waitForExit(c.id, seconds: 30) else {
+            throw BerthError(.internal, "container \(c.id) did not exit 30 s after SIGKILL")
+        }
+        publish(c, "stop")
+        return true
+    }
+
+    /// Waits until the container is not running (true) or `seconds` passed (false).
+    func waitForExit(_ id: String, seconds: Double?) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { [self] in (try? await self.wait(id, condition: .notRunning)) != nil }
+            if let seconds {
+                group.addTask {
+                    try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+                    return false
+                }
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// `POST /containers/{id}/wait`: the exit code once `condition` holds.
+    public func wait(_ ref: String, condition: WaitCondition) async throws -> Int {
+        try await registerWait(ref, condition: condition).value
+    }
+
+    /// Registers a wait now; its promise is fulfilled when `condition` holds.
+    public func registerWait(_ ref: String, condition: WaitCondition) throws -> ExitPromise {
+        try table.withLock { t in
+            let id = try Self.resolve(ref, in: t)
+            let e = t.entries[id]!
+            let stopped = !e.container.state.isRunning && e.busy != "starting"
+            if condition == .notRunning && stopped { return ExitPromise(code: e.container.state.exitCode) }
+            let p = ExitPromise()
+            t.entries[id]!.waiters.append(Waiter(condition: condition, promise: p))
+            return p
+        }
+    }
+
+    /// `DELETE /containers/{id}`.
+    public func remove(_ ref: String, force: Bool, volumes: Bool) async throws {
+        let c = try get(ref)
+        if c.state.isRunning || table.withLock({ $0.entries[c.id]?.busy == "starting" }) {
+            guard force else {
+                throw BerthError.conflict("cannot remove container \"/\(c.name)\": container is running: stop the container before removing or force remove")
+            }
+            try? signal(c.id, SIGKILL)
+            _ = await waitForExit(c.id, seconds: 30)
+        }
+        let (entry, proceed): (Entry?, Bool) = try table.withLock { t in
+            guard let e = t.entries[c.id] else { return (nil, false) }
+            if e.busy == "removing" {
+                if force { return (nil, false) }
+                throw BerthError.conflict("removal of container \(c.id) is already in progress")
+            }
+            if e.container.state.isRunning { throw BerthError.conflict("container \(c.id) is still running") }
+            t.entries[c.id]!.busy = "removing"
+            t.entries[c.id]!.container.state.status = .removing
+            return (t.entries[c.id], true)
+        }
+        guard proceed, let entry else {
+            // Being removed already (AutoRemove after the kill): wait for it to be gone.
+            if table.withLock({ $0.entries[c.id] != nil }) { _ = try? await wait(c.id, condition: .removed) }
+            return
+        }
+        save(entry.container)
+        do {
+            try removeFiles(c.id)
+        } catch {
+            update(c.id) { e in
+                e.busy = nil
+                e.container.state.status = .dead
+                e.container.state.error = "removal failed: \((error as? BerthError)?.message ?? "\(error)")"
+            }
+            throw error
+        }
+        let (waiters, pending) = table.withLock { t -> ([Waiter], [PendingAttach]) in
+            let w = t.entries[c.id]?.waiters ?? []
+            let p = t.entries[c.id]?.pendingAttaches ?? []
+            for e in t.entries[c.id]?.execIDs ?? [] { t.execs[e] = nil }
+            t.entries[c.id] = nil
+            if t.names[c.name] == c.id { t.names[c.name] = nil }
+            return (w, p)
+        }
+        for p in pending { p.continuation.resume(returning: nil) }
+        publish(entry.container, "destroy")
+        for w in waiters { w.promise.fulfill(entry.container.state.exitCode) }
+    }
+
+    /// `POST /containers/{id}/attach`: runs `body` over a connection to the container's stdio.
+    /// Before start (as `docker run` does) it waits for the start; a stopped container is an
+    /// error. `body` gets nil when the container never started.
+    public func attach(_ ref: String, stdin: Bool, stdout: Bool, stderr: Bool,
+                       body: @escaping @Sendable (AttachConnection?) async throws -> Void) async throws {
+        let c = try get(ref)
+        let channel: MonitorConnection.Channel?
+        if c.state.isRunning && table.withLock({ $0.entries[c.id]?.busy != "starting" }) {
+            channel = try await MonitorConnection.attach(path: attachSocket(c.id), stdin: stdin, stdout: stdout, stderr: stderr)
+        } else {
+            channel = try await withCheckedThrowingContinuation { (k: CheckedContinuation<MonitorConnection.Channel?, any Error>) in
+                let outcome: Result<Void, any Error>? = table.withLock { t in
+                    guard let e = t.entries[c.id] else { return .failure(BerthError.notFound("No such container: \(ref)")) }
+                    if e.container.state.status != .created || e.busy == "removing" {
+                        if e.container.state.isRunning { return .failure(BerthError.conflict("container \(c.id) is starting; attach again")) }
+                        return .failure(BerthError.conflict("You cannot attach to a stopped container, start it first"))
+                    }
+                    t.nextToken += 1
+                    t.entries[c.id]!.pendingAttaches.append(PendingAttach(token: t.nextToken, stdin: stdin, stdout: stdout,
+                                                                          stderr: stderr, continuation: k))
+                    return nil
+                }
+                if case .failure(let e) = outcome { k.resume(throwing: e) }
+            }
+        }
+        publish(c, "attach")
+        guard let channel else { try await body(nil); return }
+        try await channel.run(tty: c.tty) { conn in try await body(conn) }
+    }
+
+    /// `POST /containers/{id}/resize`.
+    public func resize(_ ref: String, height: Int, width: Int) async throws {
+        let c = try get(ref)
+        guard c.state.isRunning else { throw BerthError.conflict("Container \(c.id) is not running") }
+        guard height >= 0, width >= 0, height <= 65535, width <= 65535 else {
+            throw BerthError.invalid("invalid terminal size \(height)x\(width)")
+        }
+        guard c.tty else { return }
+        let ch = try await MonitorConnection.attach(path: attachSocket(c.id), stdin: false, stdout: false, stderr: false)
+        try await ch.run(tty: true) { conn in try await conn.resize(rows: UInt16(height), cols: UInt16(width)) }
+        publish(c, "resize", ["height": "\(height)", "width": "\(width)"])
+    }
+}

@@ -1,0 +1,272 @@
+import BerthAPI
+import BerthCore
+import BerthEngine
+import BerthHTTP
+import BerthOCI
+import BerthSystem
+
+extension APIServer {
+    /// `/containers/…` routes.
+    func containers(_ ctx: RequestContext, segments: [String]) async throws -> HTTPResponse? {
+        let m = ctx.request.method
+        guard let first = segments.first else { return nil }
+        if segments.count == 1 {
+            switch (m, first) {
+            case ("GET", "json"): return try listContainers(ctx)
+            case ("POST", "create"): return try await createContainer(ctx)
+            case ("DELETE", _):
+                try await engine.containers.remove(first, force: ctx.bool("force"), volumes: ctx.bool("v"))
+                return .bytes(status: 204, headers: [], body: [])
+            default: return nil
+            }
+        }
+        guard segments.count == 2 else { return nil }
+        let ref = first
+        switch (m, segments[1]) {
+        case ("GET", "json"): return try inspectContainer(ctx, ref)
+        case ("POST", "start"):
+            let outcome = try await engine.containers.start(ref)
+            return .bytes(status: outcome == .started ? 204 : 304, headers: [], body: [])
+        case ("POST", "stop"), ("POST", "restart"):
+            let t = try ctx.query("t").map { v -> Int in
+                guard let n = Int(v) else { throw BerthError.invalid("invalid value for t: \(v)") }
+                return n
+            }
+            let stopped = try await engine.containers.stop(ref, timeout: t, signal: ctx.query("signal"))
+            if segments[1] == "restart" {
+                _ = try await engine.containers.start(ref)
+                return .bytes(status: 204, headers: [], body: [])
+            }
+            return .bytes(status: stopped ? 204 : 304, headers: [], body: [])
+        case ("POST", "kill"):
+            try engine.containers.kill(ref, signal: ctx.query("signal"))
+            return .bytes(status: 204, headers: [], body: [])
+        case ("POST", "wait"): return try waitContainer(ctx, ref)
+        case ("POST", "attach"): return try attachContainer(ctx, ref)
+        case ("POST", "resize"):
+            let (h, w) = try terminalSize(ctx)
+            try await engine.containers.resize(ref, height: h, width: w)
+            return .bytes(status: 200, headers: [], body: [])
+        case ("GET", "logs"): return try logsContainer(ctx, ref)
+        case ("POST", "exec"): return try await createExec(ctx, ref)
+        default: return nil
+        }
+    }
+
+    func terminalSize(_ ctx: RequestContext) throws -> (Int, Int) {
+        guard let h = Int(ctx.query("h") ?? ""), let w = Int(ctx.query("w") ?? "") else {
+            throw BerthError.invalid("invalid terminal size: h and w must be integers")
+        }
+        return (h, w)
+    }
+
+    // MARK: create
+
+    func createContainer(_ ctx: RequestContext) async throws -> HTTPResponse {
+        let body = try await ctx.request.body.collect(upTo: 16 << 20)
+        guard !body.isEmpty else { throw BerthError.invalid("invalid JSON: request body is empty") }
+        let req: ContainerCreateRequest
+        do { req = try BerthJSONDecoder().decode(ContainerCreateRequest.self, from: body) } catch let e as BerthError {
+            throw BerthError.invalid("invalid JSON: \(e.message)")
+        } catch {
+            throw BerthError.invalid("invalid JSON: \(error)")
+        }
+        if let p = ctx.query("platform"), !p.isEmpty, !p.hasPrefix("linux") {
+            throw BerthError.invalid("image platform \(p) is not supported: this host runs linux/amd64")
+        }
+        let (id, warnings) = try engine.containers.create(name: ctx.query("name"), config: req.config,
+                                                          hostConfig: req.hostConfig ?? HostConfig())
+        return APIServer.json(ContainerCreateResponse(Id: id, Warnings: warnings), status: 201)
+    }
+
+    // MARK: inspect and list
+
+    func inspectContainer(_ ctx: RequestContext, _ ref: String) throws -> HTTPResponse {
+        let c = try engine.containers.get(ref)
+        let execIDs = engine.containers.list().first { $0.container.id == c.id }?.execIDs ?? []
+        return APIServer.json(inspect(c, execIDs: execIDs))
+    }
+
+    func inspect(_ c: Container, execIDs: [String]) -> ContainerInspect {
+        let s = c.state
+        let state = ContainerState(
+            Status: s.status.rawValue, Running: s.isRunning, Paused: s.status == .paused, Restarting: s.status == .restarting,
+            OOMKilled: s.oomKilled, Dead: s.status == .dead, Pid: Int(s.pid), ExitCode: s.exitCode, Error: s.error,
+            StartedAt: s.startedAt, FinishedAt: s.finishedAt)
+        let dir = engine.containers.root + "/" + c.id
+        var lower = ""
+        if let top = engine.images.store.record(c.image)?.layers.last?.chainID,
+           let dirs = try? engine.images.store.snapshots.lowerDirs(top) { lower = dirs.joined(separator: ":") }
+        var config = c.config
+        config.Image = c.imageName
+        return ContainerInspect(
+            Id: c.id, Created: c.created, Path: c.path, Args: c.args, State: state, Image: c.image.description,
+            ResolvConfPath: dir + "/resolv.conf", HostnamePath: dir + "/hostname", HostsPath: dir + "/hosts",
+            LogPath: engine.containers.logPath(c.id), Name: "/" + c.name, RestartCount: c.restartCount,
+            ExecIDs: execIDs.isEmpty ? nil : execIDs, HostConfig: c.hostConfig,
+            GraphDriver: .init(Name: "overlay2", Data: ["LowerDir": lower, "UpperDir": dir + "/diff", "WorkDir": dir + "/work",
+                                                         "MergedDir": dir + "/rootfs"]),
+            Mounts: mountPoints(c), Config: config, NetworkSettings: networkSettings(c))
+    }
+
+    func mountPoints(_ c: Container) -> [MountPoint] {
+        c.mounts.map { m in
+            MountPoint(Type: m.type, Source: m.source, Destination: m.destination, Mode: m.mode, RW: !m.readOnly,
+                       Propagation: m.propagation)
+        }
+    }
+
+    func networkSettings(_ c: Container) -> JSONValue {
+        let mode = c.networkMode == "bridge" ? "none" : c.networkMode
+        let endpoint: JSONValue = .object([
+            "IPAMConfig": .null, "Links": .null, "Aliases": .null, "MacAddress": .string(""), "NetworkID": .string(""),
+            "EndpointID": .string(""), "Gateway": .string(""), "IPAddress": .string(""), "IPPrefixLen": .number("0"),
+            "IPv6Gateway": .string(""), "GlobalIPv6Address": .string(""), "GlobalIPv6PrefixLen": .number("0"),
+            "DriverOpts": .null, "DNSNames": .null,
+        ])
+        return .object([
+            "Bridge": .string(""), "SandboxID": .string(""), "SandboxKey": .string(""), "HairpinMode": .bool(false),
+            "Ports": .object([:]), "Networks": .object([mode: endpoint]),
+        ])
+    }
+
+    static let containerListFilters: Set<String> = [
+        "status", "name", "label", "label!", "id", "ancestor", "exited", "before", "since", "volume", "network",
+        "health", "publish", "expose", "is-task",
+    ]
+
+    func listContainers(_ ctx: RequestContext) throws -> HTTPResponse {
+        let f = try ctx.filters()
+        try f.validate(APIServer.containerListFilters)
+        let statuses = f.values["status"] ?? []
+        let valid: Set<String> = ["created", "restarting", "running", "removing", "paused", "exited", "dead"]
+        for s in statuses where !valid.contains(s) {
+            throw BerthError.invalid("invalid filter 'status=\(s)'")
+        }
+        var exited: [Int] = []
+        for e in f.values["exited"] ?? [] {
+            guard let n = Int(e) else { throw BerthError.invalid("invalid filter 'exited=\(e)'") }
+            exited.append(n)
+        }
+        let all = ctx.bool("all") || !statuses.isEmpty || !exited.isEmpty
+        var list = engine.containers.list().map(\.container)
+        // before/since are relative to a container's creation.
+        if let b = f.values["before"]?.first {
+            let ref = try engine.containers.get(b)
+            list = list.filter { $0.created < ref.created }
+        }
+        if let s = f.values["since"]?.first {
+            let ref = try engine.containers.get(s)
+            list = list.filter { $0.created > ref.created }
+        }
+        var ancestors: Set<String> = []
+        for a in f.values["ancestor"] ?? [] {
+            if let img = try? engine.images.get(a) { ancestors.insert(img.record.id.description) } else { ancestors.insert("-") }
+        }
+        list = list.filter { c in
+            if !all && !c.state.isRunning { return false }
+            if !statuses.isEmpty && !statuses.contains(c.state.status.rawValue) { return false }
+            if !exited.isEmpty && !(c.state.status == .exited && exited.contains(c.state.exitCode)) { return false }
+            if let names = f.values["name"], !names.contains(where: { c.name.contains($0.hasPrefix("/") ? String($0.dropFirst()) : $0) }) { return false }
+            if let ids = f.values["id"], !ids.contains(where: { c.id.hasPrefix($0) }) { return false }
+            if !f.matchLabels(c.config.Labels) { return false }
+            if let ex = f.values["label!"], !ex.isEmpty, f.matchLabels(c.config.Labels, key: "label!") { return false }
+            if !ancestors.isEmpty && !ancestors.contains(c.image.description) { return false }
+            if let nets = f.values["network"], !nets.contains(c.networkMode) { return false }
+            if let v = f.values["volume"], !v.isEmpty, !c.mounts.contains(where: { v.contains($0.source) || v.contains($0.destination) }) { return false }
+            if let h = f.values["health"], !h.isEmpty, !h.contains("none") { return false }
+            if let t = f.values["is-task"], t.contains("true") { return false }
+            return true
+        }
+        if let limit = ctx.query("limit").flatMap({ Int($0) }), limit > 0 { list = Array(list.prefix(limit)) }
+        let now = WallClock.now()
+        let summaries = list.map { c -> ContainerSummary in
+            ContainerSummary(Id: c.id, Names: ["/" + c.name], Image: c.imageName, ImageID: c.image.description,
+                             Command: ([c.path] + c.args).joined(separator: " "),
+                             Created: WallClock(rfc3339: c.created)?.seconds ?? 0, Labels: c.config.Labels ?? [:],
+                             State: c.state.status.rawValue, Status: APIServer.statusText(c.state, now: now),
+                             NetworkMode: c.hostConfig.NetworkMode ?? "default", Mounts: mountPoints(c))
+        }
+        return APIServer.json(summaries)
+    }
+
+    /// Docker's `Status` column: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created".
+    static func statusText(_ s: ContainerRunState, now: WallClock) -> String {
+        func since(_ t: String) -> Double {
+            guard let w = WallClock(rfc3339: t) else { return 0 }
+            return Double(now.seconds - w.seconds) + Double(Int(now.nanoseconds) - Int(w.nanoseconds)) / 1e9
+        }
+        switch s.status {
+        case .running: return "Up " + HumanDuration.describe(seconds: since(s.startedAt))
+        case .paused: return "Up " + HumanDuration.describe(seconds: since(s.startedAt)) + " (Paused)"
+        case .restarting: return "Restarting (\(s.exitCode)) " + HumanDuration.describe(seconds: since(s.finishedAt)) + " ago"
+        case .removing: return "Removal In Progress"
+        case .dead: return "Dead"
+        case .created: return "Created"
+        case .exited:
+            if s.finishedAt == ContainerRunState.zeroTime { return "Exited (\(s.exitCode))" }
+            return "Exited (\(s.exitCode)) " + HumanDuration.describe(seconds: since(s.finishedAt)) + " ago"
+        }
+    }
+
+    // MARK: wait
+
+    func waitContainer(_ ctx: RequestContext, _ ref: String) throws -> HTTPResponse {
+        let condition: WaitCondition
+        switch ctx.query("condition") ?? "" {
+        case "", "not-running": condition = .notRunning
+        case "next-exit": condition = .nextExit
+        case "removed": condition = .removed
+        case let other: throw BerthError.invalid("invalid condition: \"\(other)\"")
+        }
+        // Registered before the head goes out: the docker CLI starts the container as soon as it
+        // has the head.
+        let promise = try engine.containers.registerWait(ref, condition: condition)
+        return .stream(status: 200, headers: [("Content-Type", "application/json")]) { w in
+            let code = await promise.value
+            try await w.write(APIServer.encodeLine(ContainerWaitResponse(StatusCode: code)))
+        }
+    }
+
+    // MARK: logs
+
+    func logsContainer(_ ctx: RequestContext, _ ref: String) throws -> HTTPResponse {
+        let c = try engine.containers.get(ref)
+        var o = LogOptions()
+        o.stdout = ctx.bool("stdout")
+        o.stderr = ctx.bool("stderr")
+        guard o.stdout || o.stderr else { throw BerthError.invalid("Bad parameters: you must choose at least one stream") }
+        o.follow = ctx.bool("follow")
+        o.since = try ctx.query("since").flatMap { try APIServer.timestamp($0, name: "since") }
+        o.until = try ctx.query("until").flatMap { try APIServer.timestamp($0, name: "until") }
+        if let since = o.since, since <= 0 { o.since = nil }
+        if let t = ctx.query("tail"), t != "all", !t.isEmpty {
+            guard let n = Int(t) else { throw BerthError.invalid("invalid value for tail: \(t)") }
+            if n >= 0 { o.tail = n }
+        }
+        let timestamps = ctx.bool("timestamps")
+        let tty = c.tty
+        let options = o
+        let engine = self.engine
+        let type = tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream"
+        return .stream(status: 200, headers: [("Content-Type", type)]) { w in
+            try await engine.containers.logs(ref, options: options) { entry in
+                var payload = entry.bytes
+                if timestamps { payload = Array((APIServer.logTime(entry.time) + " ").utf8) + payload }
+                try await w.write(tty ? payload : StdStream.frame(entry.stream, payload))
+            }
+        }
+    }
+
+    /// Docker writes log times with nanoseconds, trailing zeros trimmed (RFC3339Nano).
+    static func logTime(_ t: String) -> String { t }
+
+    /// `since`/`until`: Unix seconds with an optional fraction (what the docker CLI sends), or
+    /// RFC 3339.
+    static func timestamp(_ s: String, name: String) throws -> Double? {
+        if s.isEmpty { return nil }
+        if let d = Double(s) { return d }
+        if let w = WallClock(rfc3339: s) { return Double(w.seconds) + Double(w.nanoseconds) / 1e9 }
+        throw BerthError.invalid("invalid value for \(name): \(s)")
+    }
+}
