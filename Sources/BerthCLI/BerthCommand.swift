@@ -20,7 +20,10 @@ public struct BerthCommand: AsyncParsableCommand {
         abstract: "A self-sufficient runtime for containers (Berth).",
         version: BerthCommand.clientVersion,
         subcommands: [
-            ImageCommand.self, SystemCommand.self,
+            ContainerRunCommand.self, ContainerExecCommand.self, PsCommand.self, ContainerCreateCommand.self,
+            ContainerStartCommand.self, ContainerStopCommand.self, ContainerRestartCommand.self, ContainerKillCommand.self,
+            ContainerRemoveCommand.self, ContainerLogsCommand.self, ContainerAttachCommand.self, ContainerWaitCommand.self,
+            ContainerCommand.self, ImageCommand.self, SystemCommand.self,
             ImagesCommand.self, RmiCommand.self, TagCommand.self, LoadCommand.self, SaveCommand.self,
             ImportCommand.self, HistoryCommand.self, InspectCommand.self,
             VersionCommand.self, InfoCommand.self, EventsCommand.self,
@@ -46,7 +49,7 @@ public struct BerthCommand: AsyncParsableCommand {
         GlobalOptions.set(host: GlobalOptions.leadingHost(arguments))
         let command: any ParsableCommand
         do {
-            command = try parseAsRoot(arguments)
+            command = try parseAsRoot(ArgumentRewriter.rewrite(arguments))
         } catch {
             let code = exitCode(for: error)
             if code == .success {

@@ -14,7 +14,7 @@ struct ContainerListOptions: ParsableArguments {
     @Option(name: .long, help: "Format output using a custom template ('table', 'table TEMPLATE', 'json' or a Go template).")
     var format: String?
 
-    @Option(name: [.short, .long], help: "Show n last created containers (includes all states).")
+    @Option(name: [.customShort("n"), .long], help: "Show n last created containers (includes all states).")
     var last: Int = -1
 
     @Flag(name: [.short, .long], help: "Show the latest created container (includes all states).")

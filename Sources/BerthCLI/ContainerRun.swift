@@ -39,7 +39,7 @@ struct ContainerRunCommand: AsyncParsableCommand {
         do throws(FlagError) {
             try ContainerCreation.validatePull(flags.pull)
             request = try flags.request(image: imageAndCommand[0], command: Array(imageAndCommand.dropFirst()), context: .live())
-            if let detachKeys { _ = try flags.parsed(detachKeys, "--detach-keys", Units.detachKeys) }
+            if let detachKeys { _ = try parseFlag(detachKeys, "--detach-keys", Units.detachKeys) }
         } catch {
             throw ContainerCreation.usageError(error, command: "run")
         }
@@ -48,7 +48,6 @@ struct ContainerRunCommand: AsyncParsableCommand {
             if tty && request.config.AttachStdin == true && isatty(0) != 1 {
                 throw CLIError.message("the input device is not a TTY")
             }
-            if request.config.AttachStdin == true { request.config.StdinOnce = true }
         } else {
             if !flags.attach.isEmpty { throw CLIError.message("conflicting options: cannot specify both --attach and --detach") }
             request.config.AttachStdin = false

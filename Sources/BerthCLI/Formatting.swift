@@ -135,8 +135,9 @@ enum Format {
         return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2)) \(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)) +0000 UTC"
     }
 
-    /// Go's `json.MarshalIndent(v, "", "    ")` layout, what `docker inspect` prints (HTML
-    /// characters escaped as Go does).
+    /// Go's `json.MarshalIndent(v, "", "    ")` layout, what `docker inspect` prints. Not
+    /// HTML-escaped: the daemon writes JSON with `SetEscapeHTML(false)` and the CLI indents those
+    /// bytes as they are (`>&2` stays `>&2`).
     static func indentedJSON(_ v: JSONValue, indent: String = "    ") -> String {
         var out: [UInt8] = []
         writeIndented(v, level: 0, indent: Array(indent.utf8), into: &out)
@@ -163,19 +164,20 @@ enum Format {
             for (i, member) in obj.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 newline(level + 1)
-                JSON.writeString(member.key, to: &out, options: .escapeHTML)
+                JSON.writeString(member.key, to: &out)
                 out.append(contentsOf: Array(": ".utf8))
                 writeIndented(member.value, level: level + 1, indent: indent, into: &out)
             }
             newline(level)
             out.append(UInt8(ascii: "}"))
         default:
-            JSON.serialize(v, options: .escapeHTML, into: &out)
+            JSON.serialize(v, into: &out)
         }
     }
 
-    /// Compact JSON as Go's encoder writes it (HTML characters escaped).
+    /// Compact JSON as the docker CLI's template `json` function writes it (an encoder with
+    /// `SetEscapeHTML(false)`).
     static func compactJSON(_ v: JSONValue, sorted: Bool = false) -> String {
-        String(decoding: JSON.serialize(v, options: sorted ? [.escapeHTML, .sortedKeys] : .escapeHTML), as: UTF8.self)
+        String(decoding: JSON.serialize(v, options: sorted ? [.sortedKeys] : []), as: UTF8.self)
     }
 }

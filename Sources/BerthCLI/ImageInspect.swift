@@ -43,10 +43,3 @@ struct ImageInspectCommand: AsyncParsableCommand {
     @OptionGroup var options: ImageInspectOptions
     func run() async throws { try await options.run() }
 }
-
-/// `berth inspect` (images only, for now).
-struct InspectCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Return low-level information on Berth objects (images).")
-    @OptionGroup var options: ImageInspectOptions
-    func run() async throws { try await options.run() }
-}

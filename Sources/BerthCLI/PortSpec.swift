@@ -78,12 +78,29 @@ enum PortSpec {
         return (a, b)
     }
 
-    /// Whether `s` is an IPv4 or IPv6 literal (a light check, as `net.ParseIP`).
+    /// Whether `s` is an IPv4 or IPv6 literal (as `net.ParseIP`, without zones).
     static func isIP(_ s: String) -> Bool {
-        let v4 = s.split(separator: ".", omittingEmptySubsequences: false)
-        if v4.count == 4 { return v4.allSatisfy { p in p.count <= 3 && UInt8(p) != nil } }
+        if isIPv4(Substring(s)) { return true }
         guard s.contains(":") else { return false }
-        return s.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." } && s.components(separatedByColons: ()) <= 8
+        var groups = s.split(separator: ":", omittingEmptySubsequences: false)
+        var units = 0
+        if let last = groups.last, last.contains(".") {
+            guard isIPv4(last) else { return false }
+            groups.removeLast()
+            units = 2
+        }
+        let compressed = s.contains("::")
+        if compressed && s.components(separatedBy: "::") > 2 { return false }
+        let nonEmpty = groups.filter { !$0.isEmpty }
+        guard nonEmpty.allSatisfy({ $0.count <= 4 && $0.allSatisfy(\.isHexDigit) }) else { return false }
+        units += nonEmpty.count
+        // Without `::` every group is present; with it, at least one is left out.
+        return compressed ? units <= 7 : (units == 8 && nonEmpty.count == groups.count)
+    }
+
+    static func isIPv4(_ s: Substring) -> Bool {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { p in !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isNumber) && UInt8(p) != nil }
     }
 
     /// The publish maps as the API wants them: ExposedPorts keys and PortBindings.
@@ -98,5 +115,8 @@ enum PortSpec {
 }
 
 extension String {
-    fileprivate func components(separatedByColons: ()) -> Int { split(separator: ":", omittingEmptySubsequences: false).count }
+    /// How many pieces `separator` cuts the string into.
+    fileprivate func components(separatedBy separator: String) -> Int {
+        split(separator: separator, omittingEmptySubsequences: false).count
+    }
 }

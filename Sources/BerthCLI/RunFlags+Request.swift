@@ -27,10 +27,14 @@ struct FlagError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// Parses one flag value, wrapping a failure as docker's `invalid argument` error.
+func parseFlag<T>(_ value: String, _ flag: String, _ parse: (String) throws -> T) throws(FlagError) -> T {
+    do { return try parse(value) } catch { throw FlagError.invalid(value, flag, error) }
+}
+
 extension RunFlags {
-    /// Parses one flag value, wrapping a failure as docker's `invalid argument` error.
     func parsed<T>(_ value: String, _ flag: String, _ parse: (String) throws -> T) throws(FlagError) -> T {
-        do { return try parse(value) } catch { throw FlagError.invalid(value, flag, error) }
+        try parseFlag(value, flag, parse)
     }
 
     /// The `POST /containers/create` body for `image` running `command` (docker's
@@ -58,6 +62,8 @@ extension RunFlags {
         config.AttachStdout = attachStdout
         config.AttachStderr = attachStderr
         config.OpenStdin = interactive
+        // Docker closes the container's stdin when the (one) attached client's stdin ends.
+        config.StdinOnce = interactive && attachStdin
         config.Tty = tty
 
         config.Hostname = hostname
@@ -144,8 +150,9 @@ extension RunFlags {
 
         // Security.
         if privileged { host.Privileged = true }
-        if !capAdd.isEmpty { host.CapAdd = capAdd }
-        if !capDrop.isEmpty { host.CapDrop = capDrop }
+        let (add, drop) = Self.effectiveCapabilities(add: capAdd, drop: capDrop)
+        if !add.isEmpty { host.CapAdd = add }
+        if !drop.isEmpty { host.CapDrop = drop }
         var security = try securityOptions(context: context)
         if let i = security.firstIndex(of: "systempaths=unconfined") {
             security.remove(at: i)
@@ -315,6 +322,23 @@ extension RunFlags {
             map[k] = v
         }
         return map
+    }
+
+    /// Docker's `EffectiveCapAddCapDrop`: names upper-cased with a `CAP_` prefix (`ALL` stays),
+    /// `ALL` absorbing the rest of its list, a capability both added and dropped only added;
+    /// both lists sorted.
+    static func effectiveCapabilities(add: [String], drop: [String]) -> (add: [String], drop: [String]) {
+        func normalize(_ list: [String]) -> Set<String> {
+            var set = Set(list.map { c -> String in
+                let u = c.trimmingSpacesString().uppercased()
+                return u == "ALL" || u.hasPrefix("CAP_") ? u : "CAP_" + u
+            })
+            if set.contains("ALL") { set = ["ALL"] }
+            return set
+        }
+        let a = normalize(add)
+        let d = normalize(drop).subtracting(a)
+        return (a.sorted(), d.sorted())
     }
 
     /// `--add-host name:ip` or `name=ip` → `name:ip` (docker's `ValidateExtraHost`).

@@ -108,12 +108,13 @@ struct Template {
         return out
     }
 
-    /// Whether any action uses `name` (`{{.Size}}` → ps asks the daemon for sizes).
+    /// Whether any action uses `name`, or the whole value (`{{.Size}}`, `{{json .}}`: ps asks
+    /// the daemon for sizes).
     func uses(_ name: String) -> Bool {
         parts.contains { p in
             switch p {
             case .text: return false
-            case .field(let path), .json(let path), .call(let path, _): return path.first == name || (path.isEmpty && name == ".")
+            case .field(let path), .json(let path), .call(let path, _): return path.isEmpty || path.first == name
             }
         }
     }

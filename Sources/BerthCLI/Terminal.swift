@@ -136,7 +136,8 @@ enum Signals {
         }
         guard first else { return }
         var fds: [Int32] = [-1, -1]
-        guard pipe2(&fds, O_CLOEXEC) == 0 else { return }
+        guard pipe(&fds) == 0 else { return }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         writeFD = fds[1]
         let readFD = fds[0]
         DispatchQueue(label: "berth.signals").async {

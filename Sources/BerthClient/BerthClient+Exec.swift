@@ -63,10 +63,21 @@ extension BerthClient {
                            query: [("h", String(height)), ("w", String(width))])
     }
 
-    /// `GET /exec/{id}/json`.
+    /// `GET /exec/{id}/json`. Docker omits empty `ProcessConfig` members (`user`,
+    /// `privileged`), so missing ones read as empty.
     public func execInspect(_ id: String) async throws -> ExecInspect {
         let path = "/exec/\(Self.pathComponent(id))/json"
-        return try Self.decode(ExecInspect.self, try await call("GET", path), path)
+        let bytes = try await call("GET", path)
+        guard case .object(var top)? = try? JSON.parse(bytes), case .object(var process)? = top["ProcessConfig"] else {
+            return try Self.decode(ExecInspect.self, bytes, path)
+        }
+        let defaults: [(String, JSONValue)] = [
+            ("privileged", .bool(false)), ("user", .string("")), ("tty", .bool(false)), ("entrypoint", .string("")),
+            ("arguments", .array([])),
+        ]
+        for (key, value) in defaults where process[key]?.isNull ?? true { process.updateValue(value, forKey: key) }
+        top.updateValue(.object(process), forKey: "ProcessConfig")
+        return try Self.decode(ExecInspect.self, JSON.serialize(.object(top)), path)
     }
 
     static func encodeStart(_ request: ExecStartRequest) throws -> [UInt8] {

@@ -5,6 +5,7 @@ import BerthCore
 import BerthOCI
 import BerthRuntime
 import BerthSystem
+import Synchronization
 
 extension ContainerService {
     /// Signals a running container's init (checked against its start time, so a recycled pid is
@@ -64,17 +65,17 @@ extension ContainerService {
 
     /// Waits until the container is not running (true) or `seconds` passed (false).
     func waitForExit(_ id: String, seconds: Double?) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { [self] in (try? await self.wait(id, condition: .notRunning)) != nil }
-            if let seconds {
-                group.addTask {
-                    try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
-                    return false
-                }
+        guard let promise = try? registerWait(id, condition: .notRunning) else { return true }
+        guard let seconds else { _ = await promise.value; return true }
+        return await withCheckedContinuation { (k: CheckedContinuation<Bool, Never>) in
+            let once = OnceFlag()
+            let finish: @Sendable (Bool) -> Void = { v in if once.take() { k.resume(returning: v) } }
+            // The loser lingers until the exit or the timer; both end.
+            Task { _ = await promise.value; finish(true) }
+            Task {
+                try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+                finish(false)
             }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
         }
     }
 
@@ -188,4 +189,10 @@ extension ContainerService {
         try await ch.run(tty: true) { conn in try await conn.resize(rows: UInt16(height), cols: UInt16(width)) }
         publish(c, "resize", ["height": "\(height)", "width": "\(width)"])
     }
+}
+
+/// True for the first caller of `take()` only.
+final class OnceFlag: Sendable {
+    private let done = Mutex(false)
+    func take() -> Bool { done.withLock { d in defer { d = true }; return !d } }
 }

@@ -126,8 +126,11 @@ struct ContainerSpecBuilder {
         let add = try (h.CapAdd ?? []).map(normalize)
         let drop = try (h.CapDrop ?? []).map(normalize)
         var caps: [String]
-        if h.Privileged ?? false { return Capabilities.names }
-        if add.contains("ALL") { caps = Capabilities.names } else { caps = SecurityDefaults.capabilities }
+        // "All" is every capability berthd itself still holds: a host may have dropped some
+        // from its bounding set, and asking for those fails capset.
+        let all = Capabilities.names(in: Capabilities.boundingSet())
+        if h.Privileged ?? false { return all }
+        if add.contains("ALL") { caps = all } else { caps = SecurityDefaults.capabilities }
         if drop.contains("ALL") { caps = add.filter { $0 != "ALL" } } else {
             for a in add where a != "ALL" && !caps.contains(a) { caps.append(a) }
             caps.removeAll { drop.contains($0) }

@@ -290,14 +290,14 @@ final class Monitor {
         while true {
             var waiting: [Client] = []
             for c in clients where !c.dead && !c.hungUp && c.pendingCount > 0 {
-                if c.flush() { if c.pendingCount > 0 { waiting.append(c) } } else { c.dead = true }
+                if c.flush() { if c.pendingCount > 0 { waiting.append(c) } } else { c.dead = true; FD.close(c.fd) }
             }
             let elapsed = Monitor.monotonicMilliseconds() - start
             if waiting.isEmpty || elapsed >= Monitor.finalFlushMilliseconds { break }
             fds = waiting.map { pollfd(fd: $0.fd, events: Int16(POLLOUT), revents: 0) }
             _ = poll(&fds, nfds_t(fds.count), Int32(Monitor.finalFlushMilliseconds - elapsed))
         }
-        for c in clients { FD.close(c.fd) }
+        for c in clients where !c.dead { FD.close(c.fd) }
         clients = []
     }
 

@@ -30,8 +30,10 @@ public struct ExecOptions: Sendable {
     /// With `attachFD`: give the process a stdin pipe (or the terminal's input) fed by the
     /// client, closed when the client ends its stdin.
     public var keepStdin = false
-    /// Every capability in the bounding, effective and permitted sets (`docker exec
-    /// --privileged`); the container's seccomp filter and no_new_privs still apply.
+    /// Every capability (all that berth-init's own bounding set still holds) in the bounding,
+    /// effective and permitted sets, as `docker exec --privileged`; inheritable and ambient stay
+    /// the container's (Docker stopped filling inheritable, CVE-2022-24769). The container's
+    /// seccomp filter and no_new_privs still apply.
     public var privileged = false
 
     public init(id: String, stateRoot: String) { self.id = id; self.stateRoot = stateRoot }
@@ -222,7 +224,8 @@ extension Runtime {
         }
         if !o.args.isEmpty { p.args = o.args }
         if o.privileged {
-            let all = Array(Capabilities.names.prefix(Capabilities.lastCap + 1))
+            // Every capability we can grant: the host may have dropped some from our bounding set.
+            let all = Capabilities.names(in: Capabilities.boundingSet())
             p.capabilities = RuntimeSpec.Capabilities(bounding: all, effective: all, inheritable: p.capabilities?.inheritable,
                                                       permitted: all, ambient: p.capabilities?.ambient)
         }

@@ -41,6 +41,22 @@ public enum Capabilities {
         return n > 0 ? n : names.count - 1
     }()
 
+    /// The calling thread's bounding set (PR_CAPBSET_READ of every capability): what it can
+    /// still grant itself or its children. "All capabilities" means these where the host (or an
+    /// enclosing container) has dropped some.
+    public static func boundingSet() -> UInt64 {
+        var m: UInt64 = 0
+        for cap in 0...min(lastCap, 63) where berth_prctl(PR_CAPBSET_READ, UInt(cap), 0, 0, 0) == 1 {
+            m |= 1 << UInt64(cap)
+        }
+        return m
+    }
+
+    /// The names of the capabilities in a mask (numbers without a name are left out).
+    public static func names(in mask: UInt64) -> [String] {
+        names.indices.filter { mask & (1 << UInt64($0)) != 0 }.map { names[$0] }
+    }
+
     /// Drops every capability not in `keep` from the bounding set (needs CAP_SETPCAP).
     public static func limitBoundingSet(to keep: UInt64) throws {
         for cap in 0...lastCap where keep & (1 << UInt64(cap)) == 0 {

@@ -70,8 +70,13 @@ final class TestDaemon {
     private(set) var process: Process?
     let logPath: String
 
+    /// Runtime state (monitor sockets): short, as unix socket paths are limited.
+    let execRoot: String
+
     init() throws {
-        dir = "/tmp/berth-it-\(UUID().uuidString.prefix(8))"
+        let tag = UUID().uuidString.prefix(8).lowercased()
+        dir = "/tmp/berth-it-\(tag)"
+        execRoot = "/run/berth/t-\(tag)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         logPath = dir + "/berthd.log"
     }
@@ -80,7 +85,7 @@ final class TestDaemon {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Paths.berthd)
         p.arguments = ["--root", root, "-H", host, "--pidfile", dir + "/berthd.pid", "--init-binary", Paths.berthInit,
-                       "--config-file", dir + "/none.json"]
+                       "--config-file", dir + "/none.json", "--exec-root", execRoot]
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
@@ -119,9 +124,49 @@ final class TestDaemon {
         process = nil
     }
 
+    /// Removes everything the daemon made: its containers (through the API while it runs),
+    /// then any monitor, cgroup or mount left behind (a test that crashed the daemon), then
+    /// its directories.
     func cleanup() {
+        if process != nil {
+            let ids = (try? docker("ps", "-aq", "--no-trunc"))?.stdout.split(separator: "\n").map(String.init) ?? []
+            if !ids.isEmpty { _ = try? runCommand(["docker", "rm", "-f"] + ids, env: ["DOCKER_HOST": host]) }
+        }
         stop()
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: execRoot)) ?? [] {
+            let state = execRoot + "/" + id + "/state.json"
+            if let data = FileManager.default.contents(atPath: state),
+               let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                for key in ["pid", "monitorPid"] { if let pid = obj[key] as? Int32 ?? (obj[key] as? Int).map(Int32.init) { kill(pid, SIGKILL) } }
+            }
+            usleep(100_000)
+            for hierarchy in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] {
+                rmdir("/sys/fs/cgroup/\(hierarchy)/berth/\(id)")
+            }
+            rmdir("/sys/fs/cgroup/berth/\(id)")
+        }
+        for mount in TestDaemon.mounts(under: dir).reversed() { umount2(mount, Int32(MNT_DETACH)) }
+        try? FileManager.default.removeItem(atPath: execRoot)
         try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// Mount points under a path (from /proc/self/mountinfo).
+    static func mounts(under path: String) -> [String] {
+        guard let info = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        return info.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ")
+            guard f.count > 4 else { return nil }
+            let p = String(f[4])
+            return p.hasPrefix(path + "/") ? p : nil
+        }
+    }
+
+    /// Containers' cgroups that still exist (memory hierarchy, or the unified one).
+    func leftoverCgroups(_ ids: [String]) -> [String] {
+        ids.flatMap { id in
+            ["/sys/fs/cgroup/memory/berth/\(id)", "/sys/fs/cgroup/pids/berth/\(id)", "/sys/fs/cgroup/unified/berth/\(id)"]
+                .filter { FileManager.default.fileExists(atPath: $0) }
+        }
     }
 
     /// Runs the docker CLI against this daemon.
