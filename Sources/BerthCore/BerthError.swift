@@ -54,4 +54,5 @@ public struct BerthError: Error, Sendable, CustomStringConvertible, Equatable {
     public static func notFound(_ message: String) -> BerthError { BerthError(.notFound, message) }
     public static func conflict(_ message: String) -> BerthError { BerthError(.conflict, message) }
     public static func unsupported(_ message: String) -> BerthError { BerthError(.unsupported, message) }
+    public static func permissionDenied(_ message: String) -> BerthError { BerthError(.permissionDenied, message) }
 }

@@ -68,10 +68,12 @@ extension ContainerService {
         let id = c.id
         let dir = directory(id)
         let rootfs = rootfsPath(id)
+        var marks: [(String, WallClock)] = [("begin", WallClock.now())]
         try mountRootfs(c)
         var mounted = true
         defer { if mounted { try? Mounts.unmount(rootfs, detach: true) } }
 
+        marks.append(("mount", WallClock.now()))
         let spec = try ContainerSpecBuilder(container: c, rootfs: rootfs, directory: dir, defaultSeccomp: defaultSeccomp,
                                             tiniPath: tiniPath).build()
         var enc = BerthJSONEncoder()
@@ -80,6 +82,7 @@ extension ContainerService {
 
         let runtime = StateStore(root: runtimeRoot)
         try? FileSystem.removeTree(runtime.directory(id))
+        marks.append(("spec", WallClock.now()))
         var args = [initBinary, "--root", runtimeRoot, "create", "--bundle", dir, "--log-path", logPath(id),
                     "--attach-socket", attachSocket(id)]
         if c.config.OpenStdin ?? false { args.append("--keep-stdin") }
@@ -109,6 +112,7 @@ extension ContainerService {
             }
         }
 
+        marks.append(("berth-init create", WallClock.now()))
         // The monitor is listening: hand the early attaches their connections.
         let pending = table.withLock { t -> [PendingAttach] in
             let p = t.entries[id]?.pendingAttaches ?? []
@@ -124,6 +128,7 @@ extension ContainerService {
                 p.continuation.resume(throwing: error)
             }
         }
+        marks.append(("attach", WallClock.now()))
         let watching = await MonitorConnection.watch(path: socket) { [self] in self.monitorClosed(id) }
         do {
             let runtimeRoot = self.runtimeRoot
@@ -135,6 +140,16 @@ extension ContainerService {
                 FD.close(fd)
             }
             throw error
+        }
+        marks.append(("watch+release", WallClock.now()))
+        if logger.logLevel <= .debug {
+            var text = ""
+            for i in 1..<marks.count {
+                let a = marks[i - 1].1, b = marks[i].1
+                let ms = Double(b.seconds - a.seconds) * 1000 + Double(Int(b.nanoseconds) - Int(a.nanoseconds)) / 1e6
+                text += "\(marks[i].0)=\(Int(ms * 10) / 10)ms "
+            }
+            logger.debug("start \(id.prefix(12)): \(text)")
         }
         mounted = false
         let record = try? runtime.record(id)

@@ -76,10 +76,15 @@ struct ProcessSetup {
         if program.contains("/") {
             var st = stat()
             if stat(program, &st) != 0 {
-                throw BerthError.notFound("exec: \"\(program)\": stat \(program): \(errnoDescription(errno))")
+                // Go's wording (lower case), which clients match on: the docker CLI exits 127 on
+                // "no such file or directory" and 126 on "permission denied".
+                throw BerthError.notFound("exec: \"\(program)\": stat \(program): \(errnoDescription(errno).lowercased())")
             }
             if (st.st_mode & S_IFMT) == S_IFDIR {
                 throw BerthError.invalid("exec: \"\(program)\": is a directory")
+            }
+            if st.st_mode & 0o111 == 0 {
+                throw BerthError.permissionDenied("exec: \"\(program)\": permission denied")
             }
             return program
         }
