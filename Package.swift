@@ -100,6 +100,10 @@ let package = Package(
         .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive", "BerthCore", "BerthSystem"]),
         .testTarget(name: "BerthImageTests", dependencies: ["BerthImage", "BerthArchive", "BerthOCI", "BerthCore", "BerthSystem"]),
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthCore"]),
+        .testTarget(name: "BerthCLITests", dependencies: [
+            "BerthCLI", "BerthClient", "BerthAPI", "BerthOCI", "BerthCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "BerthCore", "BerthSystem", .product(name: "Crypto", package: "swift-crypto"),
         ], exclude: ["Fixtures"]),

@@ -129,15 +129,18 @@ struct ContainerCreateCommand: AsyncParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The image, then the command and its arguments.", valueName: "image [command] [arg...]"))
     var imageAndCommand: [String] = []
 
+    /// The captured words without a leading `--` (which ends the options, as with pflag).
+    var positional: [String] { imageAndCommand.first == "--" ? Array(imageAndCommand.dropFirst()) : imageAndCommand }
+
     func validate() throws {
-        if imageAndCommand.isEmpty { throw ValidationError("\"berth create\" requires at least 1 argument.") }
+        if positional.isEmpty { throw ValidationError("\"berth create\" requires at least 1 argument.") }
     }
 
     func run() async throws {
         let request: ContainerCreateRequest
         do throws(FlagError) {
             try ContainerCreation.validatePull(flags.pull)
-            request = try flags.request(image: imageAndCommand[0], command: Array(imageAndCommand.dropFirst()), context: .live())
+            request = try flags.request(image: positional[0], command: Array(positional.dropFirst()), context: .live())
         } catch {
             throw ContainerCreation.usageError(error, command: "create")
         }

@@ -44,8 +44,11 @@ struct ContainerExecCommand: AsyncParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The container, then the command and its arguments.", valueName: "container command [arg...]"))
     var containerAndCommand: [String] = []
 
+    /// The captured words without a leading `--` (which ends the options, as with pflag).
+    var positional: [String] { containerAndCommand.first == "--" ? Array(containerAndCommand.dropFirst()) : containerAndCommand }
+
     func validate() throws {
-        if containerAndCommand.count < 2 { throw ValidationError("\"berth exec\" requires at least 2 arguments.") }
+        if positional.count < 2 { throw ValidationError("\"berth exec\" requires at least 2 arguments.") }
     }
 
     /// The exec create body (docker's `parseExec`).
@@ -58,7 +61,7 @@ struct ContainerExecCommand: AsyncParsableCommand {
         r.AttachStdout = !detach
         r.AttachStderr = !detach
         r.WorkingDir = workdir
-        r.Cmd = Array(containerAndCommand.dropFirst())
+        r.Cmd = Array(positional.dropFirst())
         r.DetachKeys = detachKeys
         var environment: [String] = []
         for file in envFile {
@@ -88,7 +91,7 @@ struct ContainerExecCommand: AsyncParsableCommand {
             throw ContainerCreation.usageError(error, command: "exec")
         }
         let client = try GlobalOptions.client()
-        let container = containerAndCommand[0]
+        let container = positional[0]
         _ = try await client.inspectContainer(container)
         if !detach && tty && interactive && isatty(0) != 1 { throw CLIError.message("the input device is not a TTY") }
         let id = try await client.execCreate(container, request).Id

@@ -34,7 +34,8 @@ struct ContainerListOptions: ParsableArguments {
         var limit = last
         if latest && limit == -1 { limit = 1 }
         var template: Template?
-        if let format, !quiet, !Template.isJSON(format), format != "table" {
+        // `{{json .}}` renders every field, Size included (the `json` shorthand does not).
+        if let format, !quiet, format.trimmingSpacesString() != "json", format != "table" {
             template = try Template(format)
         }
         let wantSize = size || (!quiet && (template?.uses("Size") ?? false))

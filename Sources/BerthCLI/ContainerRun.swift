@@ -30,15 +30,18 @@ struct ContainerRunCommand: AsyncParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The image, then the command and its arguments.", valueName: "image [command] [arg...]"))
     var imageAndCommand: [String] = []
 
+    /// The captured words without a leading `--` (which ends the options, as with pflag).
+    var positional: [String] { imageAndCommand.first == "--" ? Array(imageAndCommand.dropFirst()) : imageAndCommand }
+
     func validate() throws {
-        if imageAndCommand.isEmpty { throw ValidationError("\"berth run\" requires at least 1 argument.") }
+        if positional.isEmpty { throw ValidationError("\"berth run\" requires at least 1 argument.") }
     }
 
     func run() async throws {
         var request: ContainerCreateRequest
         do throws(FlagError) {
             try ContainerCreation.validatePull(flags.pull)
-            request = try flags.request(image: imageAndCommand[0], command: Array(imageAndCommand.dropFirst()), context: .live())
+            request = try flags.request(image: positional[0], command: Array(positional.dropFirst()), context: .live())
             if let detachKeys { _ = try parseFlag(detachKeys, "--detach-keys", Units.detachKeys) }
         } catch {
             throw ContainerCreation.usageError(error, command: "run")

@@ -41,7 +41,7 @@ struct ContainerStopCommand: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Signal to send to the container.")
     var signal: String?
 
-    @Option(name: [.customShort("t"), .customLong("timeout"), .customLong("time")], help: "Seconds to wait before killing the container.")
+    @Option(name: [.customShort("t"), .customLong("timeout"), .customLong("time")], parsing: .unconditional, help: "Seconds to wait before killing the container.")
     var timeout: Int?
 
     @Argument(help: "Containers to stop.")
@@ -66,7 +66,7 @@ struct ContainerRestartCommand: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Signal to send to the container.")
     var signal: String?
 
-    @Option(name: [.customShort("t"), .customLong("timeout"), .customLong("time")], help: "Seconds to wait before killing the container.")
+    @Option(name: [.customShort("t"), .customLong("timeout"), .customLong("time")], parsing: .unconditional, help: "Seconds to wait before killing the container.")
     var timeout: Int?
 
     @Argument(help: "Containers to restart.")

@@ -16,7 +16,8 @@ enum EnvFile {
         var lines: [String] = []
         var body = Substring(text)
         if body.hasPrefix("\u{FEFF}") { body = body.dropFirst() }
-        for raw in body.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift: split on both.
+        for raw in body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             var line = raw
             if line.hasSuffix("\r") { line = line.dropLast() }
             line = line.drop(while: { $0 == " " || $0 == "\t" })

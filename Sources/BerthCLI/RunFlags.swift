@@ -4,6 +4,9 @@ import ArgumentParser
 /// a `ContainerCreateRequest` is `RunFlags+Request.swift`; values are parsed there so that
 /// errors read as docker's (`invalid argument "12x" for "-m, --memory" flag: …`).
 ///
+/// Options that take negative numbers (`--memory-swap -1`, `--pids-limit -1`) read their value
+/// unconditionally, as pflag does.
+///
 /// The image and the command are not here: `run`/`create` capture them with everything after
 /// them, so `berth run busybox ls -l` passes `-l` to `ls`.
 struct RunFlags: ParsableArguments {
@@ -40,7 +43,7 @@ struct RunFlags: ParsableArguments {
     var initProcess = false
     @Option(name: .long, help: "Signal to stop the container.")
     var stopSignal: String?
-    @Option(name: .long, help: "Timeout (in seconds) to stop a container.")
+    @Option(name: .long, parsing: .unconditional, help: "Timeout (in seconds) to stop a container.")
     var stopTimeout: Int?
     @Option(name: .long, help: "Restart policy to apply when a container exits.")
     var restart: String?
@@ -134,11 +137,11 @@ struct RunFlags: ParsableArguments {
     // Resources.
     @Option(name: [.short, .long], help: "Memory limit.")
     var memory: String?
-    @Option(name: .long, help: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap.")
+    @Option(name: .long, parsing: .unconditional, help: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap.")
     var memorySwap: String?
     @Option(name: .long, help: "Memory soft limit.")
     var memoryReservation: String?
-    @Option(name: .long, help: "Tune container memory swappiness (0 to 100).")
+    @Option(name: .long, parsing: .unconditional, help: "Tune container memory swappiness (0 to 100).")
     var memorySwappiness: Int64?
     @Option(name: .long, help: "Kernel memory limit (accepted, ignored).")
     var kernelMemory: String?
@@ -146,13 +149,13 @@ struct RunFlags: ParsableArguments {
     var cpus: String?
     @Option(name: [.customShort("c"), .long], help: "CPU shares (relative weight).")
     var cpuShares: Int64?
-    @Option(name: .long, help: "Limit CPU CFS (Completely Fair Scheduler) quota.")
+    @Option(name: .long, parsing: .unconditional, help: "Limit CPU CFS (Completely Fair Scheduler) quota.")
     var cpuQuota: Int64?
     @Option(name: .long, help: "Limit CPU CFS (Completely Fair Scheduler) period.")
     var cpuPeriod: Int64?
     @Option(name: .long, help: "Limit CPU real-time period in microseconds.")
     var cpuRtPeriod: Int64?
-    @Option(name: .long, help: "Limit CPU real-time runtime in microseconds.")
+    @Option(name: .long, parsing: .unconditional, help: "Limit CPU real-time runtime in microseconds.")
     var cpuRtRuntime: Int64?
     @Option(name: .long, help: "CPUs in which to allow execution (0-3, 0,1).")
     var cpusetCpus: String?
@@ -160,7 +163,7 @@ struct RunFlags: ParsableArguments {
     var cpusetMems: String?
     @Option(name: .long, help: "Block IO (relative weight), between 10 and 1000, or 0 to disable.")
     var blkioWeight: Int?
-    @Option(name: .long, help: "Tune container pids limit (set -1 for unlimited).")
+    @Option(name: .long, parsing: .unconditional, help: "Tune container pids limit (set -1 for unlimited).")
     var pidsLimit: Int64?
     @Option(name: .long, help: "Ulimit options.")
     var ulimit: [String] = []
@@ -168,7 +171,7 @@ struct RunFlags: ParsableArguments {
     var shmSize: String?
     @Flag(name: .long, help: "Disable OOM Killer.")
     var oomKillDisable = false
-    @Option(name: .long, help: "Tune host's OOM preferences (-1000 to 1000).")
+    @Option(name: .long, parsing: .unconditional, help: "Tune host's OOM preferences (-1000 to 1000).")
     var oomScoreAdj: Int?
 
     // Logging and health.
@@ -178,15 +181,15 @@ struct RunFlags: ParsableArguments {
     var logOpt: [String] = []
     @Option(name: .long, help: "Command to run to check health.")
     var healthCmd: String?
-    @Option(name: .long, help: "Time between running the check (ms|s|m|h).")
+    @Option(name: .long, parsing: .unconditional, help: "Time between running the check (ms|s|m|h).")
     var healthInterval: String?
-    @Option(name: .long, help: "Maximum time to allow one check to run (ms|s|m|h).")
+    @Option(name: .long, parsing: .unconditional, help: "Maximum time to allow one check to run (ms|s|m|h).")
     var healthTimeout: String?
-    @Option(name: .long, help: "Consecutive failures needed to report unhealthy.")
+    @Option(name: .long, parsing: .unconditional, help: "Consecutive failures needed to report unhealthy.")
     var healthRetries: Int?
-    @Option(name: .long, help: "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h).")
+    @Option(name: .long, parsing: .unconditional, help: "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h).")
     var healthStartPeriod: String?
-    @Option(name: .long, help: "Time between running the check during the start period (ms|s|m|h).")
+    @Option(name: .long, parsing: .unconditional, help: "Time between running the check during the start period (ms|s|m|h).")
     var healthStartInterval: String?
     @Flag(name: .long, help: "Disable any container-specified HEALTHCHECK.")
     var noHealthcheck = false

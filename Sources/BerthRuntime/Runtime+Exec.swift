@@ -57,7 +57,7 @@ extension Runtime {
             let message = Array("berth-init: \(text)\n".utf8)
             // The shell's codes, as Docker reports them. The child's errors arrive as text, so
             // runc's wording ("executable file not found", ENOENT) is what tells them apart.
-            let notFound = e?.code == .notFound || text.contains("not found") || text.contains("No such file or directory")
+            let notFound = e?.code == .notFound || text.contains("not found") || text.contains("No such file or directory") || text.contains("no such file or directory")
             let code: Int32 = notFound ? 127 : 126
             try? FD.setNonBlocking(client, false)
             try? FD.writeAll(client, AttachProtocol.frame(kind: AttachProtocol.Kind.stderr, payload: message))

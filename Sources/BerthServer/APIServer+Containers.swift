@@ -181,13 +181,23 @@ extension APIServer {
         if let limit = ctx.query("limit").flatMap({ Int($0) }), limit > 0 { list = Array(list.prefix(limit)) }
         let now = WallClock.now()
         let summaries = list.map { c -> ContainerSummary in
-            ContainerSummary(Id: c.id, Names: ["/" + c.name], Image: c.imageName, ImageID: c.image.description,
-                             Command: ([c.path] + c.args).joined(separator: " "),
+            var summary = ContainerSummary(Id: c.id, Names: ["/" + c.name], Image: c.imageName, ImageID: c.image.description,
+                             Command: APIServer.command(c),
                              Created: WallClock(rfc3339: c.created)?.seconds ?? 0, Labels: c.config.Labels ?? [:],
                              State: c.state.status.rawValue, Status: APIServer.statusText(c.state, now: now),
                              NetworkMode: c.hostConfig.NetworkMode ?? "default", Mounts: mountPoints(c))
+            if case .object(let settings) = networkSettings(c), let networks = settings["Networks"] {
+                summary.NetworkSettings = .object(["Networks": networks])
+            }
+            return summary
         }
         return APIServer.json(summaries)
+    }
+
+    /// Docker's `Command`: the path and the arguments, those with spaces in single quotes.
+    static func command(_ c: Container) -> String {
+        guard !c.args.isEmpty else { return c.path }
+        return c.path + " " + c.args.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
     }
 
     /// Docker's `Status` column: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created".
