@@ -148,8 +148,8 @@ extension ContainerService {
     }
 
     /// `POST /containers/{id}/attach`: runs `body` over a connection to the container's stdio.
-    /// Before start (as `docker run` does) it waits for the start; a stopped container is an
-    /// error. `body` gets nil when the container never started.
+    /// Before start (as `docker run` and `docker start -a` do) it waits for the start. `body`
+    /// gets nil when the container never started.
     public func attach(_ ref: String, stdin: Bool, stdout: Bool, stderr: Bool,
                        body: @escaping @Sendable (AttachConnection?) async throws -> Void) async throws {
         let c = try get(ref)
@@ -160,9 +160,12 @@ extension ContainerService {
             channel = try await withCheckedThrowingContinuation { (k: CheckedContinuation<MonitorConnection.Channel?, any Error>) in
                 let outcome: Result<Void, any Error>? = table.withLock { t in
                     guard let e = t.entries[c.id] else { return .failure(BerthError.notFound("No such container: \(ref)")) }
-                    if e.container.state.status != .created || e.busy == "removing" {
-                        if e.container.state.isRunning { return .failure(BerthError.conflict("container \(c.id) is starting; attach again")) }
-                        return .failure(BerthError.conflict("You cannot attach to a stopped container, start it first"))
+                    // A stopped container is attached at its next start (`docker start -a`).
+                    if e.busy == "removing" || e.container.state.status == .removing || e.container.state.status == .dead {
+                        return .failure(BerthError.conflict("container \(c.id) is being removed"))
+                    }
+                    if e.container.state.isRunning && e.busy != "starting" {
+                        return .failure(BerthError.conflict("container \(c.id) is starting; attach again"))
                     }
                     t.nextToken += 1
                     t.entries[c.id]!.pendingAttaches.append(PendingAttach(token: t.nextToken, stdin: stdin, stdout: stdout,

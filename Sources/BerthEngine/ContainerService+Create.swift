@@ -378,7 +378,7 @@ extension ContainerService {
         for sub in ["diff", "work", "rootfs"] { try FileSystem.makeDirectories("\(dir)/\(sub)", mode: 0o755) }
         let hostNetwork = c.hostConfig.NetworkMode == "host"
         let hostname = ContainerSpecBuilder.hostname(c)
-        try FileSystem.writeAtomically("\(dir)/hostname", Array((hostname + "\n").utf8))
+        try FileSystem.writeAtomically("\(dir)/hostname", Array((hostname + "\n").utf8), durable: false)
         var hosts: String
         if hostNetwork {
             hosts = (try? FileSystem.readString("/etc/hosts")) ?? "127.0.0.1\tlocalhost\n"
@@ -404,8 +404,8 @@ extension ContainerService {
             guard !name.isEmpty, !ip.isEmpty else { throw BerthError.invalid("invalid extra host: \(entry)") }
             hosts += "\(ip)\t\(name)\n"
         }
-        try FileSystem.writeAtomically("\(dir)/hosts", Array(hosts.utf8))
-        try FileSystem.writeAtomically("\(dir)/resolv.conf", Array(ResolvConf.make(for: c.hostConfig).utf8))
+        try FileSystem.writeAtomically("\(dir)/hosts", Array(hosts.utf8), durable: false)
+        try FileSystem.writeAtomically("\(dir)/resolv.conf", Array(ResolvConf.make(for: c.hostConfig).utf8), durable: false)
         save(c)
     }
 

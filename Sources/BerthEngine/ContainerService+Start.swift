@@ -78,7 +78,7 @@ extension ContainerService {
                                             tiniPath: tiniPath).build()
         var enc = BerthJSONEncoder()
         enc.options = []
-        try FileSystem.writeAtomically("\(dir)/config.json", try enc.encode(spec), mode: 0o600)
+        try FileSystem.writeAtomically("\(dir)/config.json", try enc.encode(spec), mode: 0o600, durable: false)
 
         let runtime = StateStore(root: runtimeRoot)
         try? FileSystem.removeTree(runtime.directory(id))
@@ -165,12 +165,10 @@ extension ContainerService {
             s.startedAt = WallClock.now().rfc3339Nano
             t.entries[id]!.container.state = s
             t.entries[id]!.busy = nil
+            save(t.entries[id]!.container)
             return (t.entries[id]!.container, t.entries[id]!.exitPending)
         }
-        if let updated {
-            save(updated)
-            publish(updated, "start")
-        }
+        if let updated { publish(updated, "start") }
         if exitPending || !watching { monitorClosed(id) }
     }
 
@@ -239,10 +237,10 @@ extension ContainerService {
             let w = t.entries[id]!.waiters.filter { $0.condition != .removed }
             t.entries[id]!.waiters.removeAll { $0.condition != .removed }
             for e in t.entries[id]!.execIDs { t.execs[e]?.running = false }
+            save(t.entries[id]!.container)
             return (t.entries[id]!.container, w, t.entries[id]!.container.hostConfig.AutoRemove ?? false)
         }
         guard let updated else { return }
-        save(updated)
         if updated.state.oomKilled { publish(updated, "oom") }
         publish(updated, "die", ["exitCode": "\(updated.state.exitCode)"])
         for w in waiters { w.promise.fulfill(updated.state.exitCode) }

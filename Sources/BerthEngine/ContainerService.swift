@@ -135,26 +135,29 @@ public final class ContainerService: Sendable {
 
     // MARK: persistence
 
+    /// Writes the record atomically. Not fsynced: it is on every start and exit, and what it
+    /// says about a running container is checked against the runtime's records at startup.
     func save(_ c: Container) {
         do {
             var e = BerthJSONEncoder()
             e.options = []
-            try FileSystem.writeAtomically(recordPath(c.id), try e.encode(c), mode: 0o600)
+            try FileSystem.writeAtomically(recordPath(c.id), try e.encode(c), mode: 0o600, durable: false)
         } catch {
             logger.error("cannot save container record", metadata: ["id": "\(c.id)", "error": "\(error)"])
         }
     }
 
-    /// Applies `change` to the entry and saves the record; returns the new record.
+    /// Applies `change` to the entry and saves the record (under the lock, so saves of one
+    /// container land in order); returns the new record.
     @discardableResult
     func update(_ id: String, _ change: (inout Entry) -> Void) -> Container? {
-        let c: Container? = table.withLock { t in
+        table.withLock { t in
             guard t.entries[id] != nil else { return nil }
             change(&t.entries[id]!)
-            return t.entries[id]!.container
+            let c = t.entries[id]!.container
+            save(c)
+            return c
         }
-        if let c { save(c) }
-        return c
     }
 
     private func load() throws {

@@ -14,8 +14,8 @@ extension APIServer {
         let stream = ctx.bool("stream"), logs = ctx.bool("logs")
         let stdin = ctx.bool("stdin"), stdout = ctx.bool("stdout"), stderr = ctx.bool("stderr")
         let keys = try DetachKeys(ctx.query("detachKeys") ?? "")
-        if stream && (c.state.status == .exited || c.state.status == .dead) && !logs {
-            throw BerthError.conflict("You cannot attach to a stopped container, start it first")
+        if c.state.status == .dead || c.state.status == .removing {
+            throw BerthError.conflict("cannot attach to container \(c.id): it is being removed")
         }
         let tty = c.tty
         let engine = self.engine

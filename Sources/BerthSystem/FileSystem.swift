@@ -70,10 +70,13 @@ public enum FileSystem {
     }
 
     /// Writes a file atomically: temp file in the same directory, fsync, rename, fsync the
-    /// directory. Readers see the old content or the new, never a torn file.
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+    /// directory. Readers see the old content or the new, never a torn file. With
+    /// `durable: false` the fsyncs are skipped: still atomic for readers and across a crash of
+    /// the writing process, but a power loss may lose the update (for state that can be
+    /// rebuilt, on hot paths).
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true) throws {
         let dir = parentDirectory(of: path)
-        let tmp = "\(path).tmp-\(getpid())"
+        let tmp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = try sysCall("create \(tmp)") { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
         do {
             var off = 0
@@ -83,7 +86,7 @@ public enum FileSystem {
                 }
                 off += n
             }
-            try sysCall("fsync \(tmp)") { fsync(fd) }
+            if durable { try sysCall("fsync \(tmp)") { fsync(fd) } }
             close(fd)
             try sysCall("rename \(tmp) to \(path)") { rename(tmp, path) }
         } catch {
@@ -91,6 +94,7 @@ public enum FileSystem {
             unlink(tmp)
             throw error
         }
+        guard durable else { return }
         let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { fsync(dfd); close(dfd) }
     }

@@ -10,6 +10,7 @@ enum Paths {
     }()
     static var berthd: String { ProcessInfo.processInfo.environment["BERTHD"] ?? repo + "/.build/debug/berthd" }
     static var berthInit: String { ProcessInfo.processInfo.environment["BERTH_INIT"] ?? repo + "/.build/debug/berth-init" }
+    static var berth: String { ProcessInfo.processInfo.environment["BERTH"] ?? repo + "/.build/debug/berth" }
     static var testImage: String { repo + "/.build/test-image/busybox-test.tar" }
     static var testRootfs: String { repo + "/.build/test-image/rootfs" }
 }
@@ -173,6 +174,12 @@ final class TestDaemon {
     @discardableResult
     func docker(_ args: String..., stdinFile: String? = nil, stdin: Data? = nil) throws -> CommandResult {
         try runCommand(["docker"] + args, env: ["DOCKER_HOST": host, "DOCKER_CONFIG": dir + "/docker-config"], stdinFile: stdinFile, stdin: stdin)
+    }
+
+    /// Runs our `berth` CLI against this daemon.
+    @discardableResult
+    func berth(_ args: String..., stdin: Data? = nil) throws -> CommandResult {
+        try runCommand([Paths.berth, "-H", host] + args, stdin: stdin)
     }
 
     /// Runs a python3 snippet with `DOCKER_HOST` set to this daemon.
