@@ -60,18 +60,7 @@ func expand(_ args: [String]) -> [String] {
 }
 
 func signalNumber(_ s: String) throws -> Int32 {
-    if let n = Int32(s), n > 0, n < 65 { return n }
-    let names: [String: Int32] = [
-        "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "ILL": SIGILL, "TRAP": SIGTRAP, "ABRT": SIGABRT,
-        "BUS": SIGBUS, "FPE": SIGFPE, "KILL": SIGKILL, "USR1": SIGUSR1, "SEGV": SIGSEGV, "USR2": SIGUSR2,
-        "PIPE": SIGPIPE, "ALRM": SIGALRM, "TERM": SIGTERM, "STKFLT": 16, "CHLD": SIGCHLD, "CONT": SIGCONT,
-        "STOP": SIGSTOP, "TSTP": SIGTSTP, "TTIN": SIGTTIN, "TTOU": SIGTTOU, "URG": SIGURG, "XCPU": SIGXCPU,
-        "XFSZ": SIGXFSZ, "VTALRM": SIGVTALRM, "PROF": SIGPROF, "WINCH": SIGWINCH, "IO": SIGIO, "PWR": SIGPWR,
-        "SYS": SIGSYS,
-    ]
-    var n = s.uppercased()
-    if n.hasPrefix("SIG") { n = String(n.dropFirst(3)) }
-    guard let sig = names[n] else { throw BerthError.invalid("unknown signal \"\(s)\"") }
+    guard let sig = Signals.number(s) else { throw BerthError.invalid("unknown signal \"\(s)\"") }
     return sig
 }
 
