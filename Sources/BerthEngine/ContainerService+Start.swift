@@ -215,6 +215,18 @@ extension ContainerService {
         guard proceed else { return }
         let runtime = StateStore(root: runtimeRoot)
         let exit = runtime.exit(id)
+        if exit == nil, let r = try? runtime.record(id), StateStore.isAlive(pid: r.pid, startTime: r.pidStartTime) {
+            // The watch connection broke but the container lives on: watch it again.
+            logger.warning("lost the watch on a running container; reconnecting", metadata: ["id": "\(id)"])
+            try? await Task.sleep(nanoseconds: 100_000_000)
+            let ok = await MonitorConnection.watch(path: attachSocket(id)) { [self] in self.monitorClosed(id) }
+            if ok { return }
+            if runtime.exit(id) == nil, StateStore.isAlive(pid: r.pid, startTime: r.pidStartTime) {
+                logger.error("cannot watch a running container: its monitor does not answer", metadata: ["id": "\(id)"])
+                return
+            }
+        }
+        let exitRecord = exit ?? runtime.exit(id)
         try? FileSystem.removeTree(runtime.directory(id))
         try? Mounts.unmount(rootfsPath(id), detach: true)
         let (updated, waiters, autoRemove) = table.withLock { t -> (Container?, [Waiter], Bool) in
@@ -223,7 +235,7 @@ extension ContainerService {
             guard s.isRunning else { return (nil, [], false) }
             s.status = .exited
             s.pid = 0
-            if let exit {
+            if let exit = exitRecord {
                 s.exitCode = Int(exit.exitCode)
                 s.oomKilled = exit.oomKilled
                 s.finishedAt = exit.finishedAt
