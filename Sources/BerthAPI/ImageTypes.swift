@@ -100,9 +100,9 @@ public struct SystemDataUsage: Codable, Sendable {
     public var LayersSize: Int64
     public var Images: [ImageSummary]
     public var Containers: [JSONValue]
-    public var Volumes: [JSONValue]
+    public var Volumes: [Volume]
     public var BuildCache: [JSONValue]
-    public init(LayersSize: Int64, Images: [ImageSummary], Containers: [JSONValue] = [], Volumes: [JSONValue] = [], BuildCache: [JSONValue] = []) {
+    public init(LayersSize: Int64, Images: [ImageSummary], Containers: [JSONValue] = [], Volumes: [Volume] = [], BuildCache: [JSONValue] = []) {
         self.LayersSize = LayersSize; self.Images = Images; self.Containers = Containers; self.Volumes = Volumes; self.BuildCache = BuildCache
     }
 }

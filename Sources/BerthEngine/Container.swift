@@ -25,7 +25,7 @@ public struct ContainerRunState: Codable, Sendable, Equatable {
     public var isRunning: Bool { status == .running || status == .paused || status == .restarting }
 }
 
-/// A mount as resolved at create (bind or tmpfs), for inspect and the spec.
+/// A mount as resolved at create (bind, tmpfs or volume), for inspect and the spec.
 public struct ContainerMount: Codable, Sendable, Equatable {
     /// bind, tmpfs, volume.
     public var type: String
@@ -40,6 +40,11 @@ public struct ContainerMount: Codable, Sendable, Equatable {
     public var options: [String]
     /// Whether a missing bind source is made as a directory (`-v`), or is an error (`--mount`).
     public var createSource: Bool
+    /// A volume mount: the volume's name (`source` is its mountpoint on the host).
+    public var name: String? = nil
+    /// A volume mount: whether the image's content at the destination is copied into the
+    /// volume when the volume is empty at start (false with `nocopy`).
+    public var copyData: Bool? = nil
 }
 
 /// Everything berthd keeps about a container: `containers/<id>/container.json`.

@@ -143,6 +143,7 @@ extension ContainerService {
             return (w, p)
         }
         for p in pending { p.continuation.resume(returning: nil) }
+        if volumes { removeAnonymousVolumes(entry.container) }
         publish(entry.container, "destroy")
         for w in waiters { w.promise.fulfill(entry.container.state.exitCode) }
     }

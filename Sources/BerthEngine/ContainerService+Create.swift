@@ -32,7 +32,9 @@ extension ContainerService {
         if let t = config.StopTimeout, t < -1 { throw BerthError.invalid("invalid stop timeout \(t)") }
 
         try Self.validate(host: &host, warnings: &warnings)
-        let mounts = try Self.parseMounts(host)
+        var (mounts, volumeRequests) = try Self.parseMounts(host)
+        try resolveVolumeMounts(&mounts, requests: &volumeRequests, volumesFrom: host.VolumesFrom ?? [],
+                                configVolumes: (config.Volumes ?? [:]).keys.sorted())
         _ = try ContainerSpecBuilder.capabilities(host)
 
         var name = requested ?? ""
@@ -65,7 +67,10 @@ extension ContainerService {
             t.entries[id] = e
             t.names[c.name] = id
         }
+        // The entry names its volumes before they exist, so a concurrent prune sees them used.
+        var createdVolumes: [String] = []
         do {
+            createdVolumes = try createVolumes(mounts, requests: volumeRequests)
             try makeFiles(c)
         } catch {
             table.withLock { t in
@@ -73,6 +78,7 @@ extension ContainerService {
                 t.names[c.name] = nil
             }
             try? removeFiles(id)
+            for v in createdVolumes { try? volumes.remove(v, force: true) }
             throw error
         }
         update(id) { $0.busy = nil }
@@ -108,6 +114,7 @@ extension ContainerService {
         if c.ExposedPorts == nil { c.ExposedPorts = image.ExposedPorts }
         else if let ip = image.ExposedPorts { for (k, v) in ip where c.ExposedPorts![k] == nil { c.ExposedPorts![k] = v } }
         if c.Volumes == nil { c.Volumes = image.Volumes }
+        else if let iv = image.Volumes { for (k, v) in iv where c.Volumes![k] == nil { c.Volumes![k] = v } }
         if c.Healthcheck == nil, let hc = image.Healthcheck,
            let h = try? BerthJSONDecoder().decode(HealthConfig.self, from: JSON.serialize(hc)) {
             c.Healthcheck = h
@@ -240,7 +247,6 @@ extension ContainerService {
         if let lc = h.LogConfig, !lc.Type.isEmpty, lc.Type != "json-file", lc.Type != "none", lc.Type != "local" {
             throw BerthError.invalid("logging driver \"\(lc.Type)\" is not supported: use json-file")
         }
-        if !(h.VolumesFrom ?? []).isEmpty { throw BerthError.unsupported("--volumes-from is not supported yet") }
         if !(h.Links ?? []).isEmpty { throw BerthError.unsupported("links need networking, which is not available yet") }
         if h.NetworkMode == nil || h.NetworkMode == "" { h.NetworkMode = "default" }
         if h.LogConfig == nil { h.LogConfig = .init(type: "json-file", config: [:]) }
@@ -248,9 +254,11 @@ extension ContainerService {
     }
 
     /// Binds (`-v`), Mounts (`--mount`) and Tmpfs (`--tmpfs`), validated, as the container will
-    /// get them. Volumes are not available yet.
-    static func parseMounts(_ h: HostConfig) throws -> [ContainerMount] {
+    /// get them. Volume mounts carry their name ("" for an anonymous one, named at create);
+    /// what a `--mount` asks of a volume that does not exist yet is returned by destination.
+    static func parseMounts(_ h: HostConfig) throws -> (mounts: [ContainerMount], requests: [String: VolumeRequest]) {
         var out: [ContainerMount] = []
+        var requests: [String: VolumeRequest] = [:]
         func add(_ m: ContainerMount) throws {
             if m.destination == "/" { throw BerthError.invalid("invalid specification: destination can't be '/'") }
             if out.contains(where: { $0.destination == m.destination }) {
@@ -269,8 +277,13 @@ extension ContainerService {
             guard target.hasPrefix("/") else {
                 throw BerthError.invalid("invalid mount config for type \"\(type)\": invalid mount path: '\(target)' mount path must be absolute")
             }
+            func refuse(_ field: String, _ present: Bool) throws {
+                if present { throw BerthError.invalid("invalid mount config for type \"\(type)\": field \(field) must not be specified") }
+            }
             switch type {
             case "bind":
+                try refuse("VolumeOptions", m.VolumeOptions != nil)
+                try refuse("TmpfsOptions", m.TmpfsOptions != nil)
                 guard let source = m.Source, !source.isEmpty else {
                     throw BerthError.invalid("invalid mount config for type \"bind\": field Source must not be empty")
                 }
@@ -288,7 +301,32 @@ extension ContainerService {
                 try add(ContainerMount(type: "bind", source: source, destination: clean(target), readOnly: m.ReadOnly ?? false,
                                        propagation: prop.isEmpty ? "rprivate" : prop, mode: "",
                                        options: (m.BindOptions?.NonRecursive ?? false) ? ["bind"] : ["rbind"], createSource: create))
+            case "volume":
+                try refuse("BindOptions", m.BindOptions != nil)
+                try refuse("TmpfsOptions", m.TmpfsOptions != nil)
+                let name = m.Source ?? ""
+                if !name.isEmpty { try VolumeService.validate(name: name) }
+                if let sub = m.VolumeOptions?.Subpath, !sub.isEmpty {
+                    throw BerthError.unsupported("invalid mount config for type \"volume\": volume subpaths are not supported")
+                }
+                var request = VolumeRequest()
+                if let dc = m.VolumeOptions?.DriverConfig {
+                    request.driver = dc["Name"]?.stringValue
+                    for (k, v) in dc["Options"]?.objectValue ?? [:] { request.options[k] = v.stringValue ?? "" }
+                    // Invalid rather than not found: a 404 would make the docker CLI pull the image.
+                    do { try VolumeService.checkDriver(request.driver) } catch let e as BerthError {
+                        throw BerthError.invalid(e.message)
+                    }
+                }
+                request.labels = m.VolumeOptions?.Labels ?? [:]
+                let dest = clean(target)
+                requests[dest] = request
+                try add(ContainerMount(type: "volume", source: "", destination: dest, readOnly: m.ReadOnly ?? false,
+                                       propagation: "", mode: "", options: ["rbind"], createSource: false,
+                                       name: name, copyData: !(m.VolumeOptions?.NoCopy ?? false)))
             case "tmpfs":
+                try refuse("BindOptions", m.BindOptions != nil)
+                try refuse("VolumeOptions", m.VolumeOptions != nil)
                 if let s = m.Source, !s.isEmpty {
                     throw BerthError.invalid("invalid mount config for type \"tmpfs\": field Source must not be specified")
                 }
@@ -301,8 +339,6 @@ extension ContainerService {
                 for o in m.TmpfsOptions?.Options ?? [] { opts.append(o.joined(separator: "=")) }
                 try add(ContainerMount(type: "tmpfs", source: "", destination: clean(target), readOnly: m.ReadOnly ?? false,
                                        propagation: "", mode: "", options: opts, createSource: false))
-            case "volume":
-                throw BerthError.unsupported("volume mounts are not supported yet")
             case "":
                 throw BerthError.invalid("invalid mount config: mount type must be specified")
             default:
@@ -320,43 +356,49 @@ extension ContainerService {
             try add(ContainerMount(type: "tmpfs", source: "", destination: clean(dest), readOnly: ro, propagation: "",
                                    mode: optString, options: opts, createSource: false))
         }
-        return out
+        return (out, requests)
     }
 
     static let propagations: Set<String> = ["private", "rprivate", "shared", "rshared", "slave", "rslave"]
 
-    /// `-v SRC:DST[:OPTS]`.
+    /// `-v SRC:DST[:OPTS]` (a bind when SRC is absolute, else a named volume) or `-v DST`
+    /// (an anonymous volume).
     static func parseBind(_ spec: String) throws -> ContainerMount {
         let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        if parts.count == 1 && spec.hasPrefix("/") {
+            return ContainerMount(type: "volume", source: "", destination: clean(spec), readOnly: false, propagation: "",
+                                  mode: "", options: ["rbind"], createSource: false, name: "", copyData: true)
+        }
         guard parts.count == 2 || parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
-            if parts.count == 1 && spec.hasPrefix("/") {
-                throw BerthError.unsupported("anonymous volumes are not supported yet: \(spec)")
-            }
             throw BerthError.invalid("invalid volume specification: '\(spec)'")
         }
         let source = parts[0], dest = parts[1]
-        guard source.hasPrefix("/") else {
-            if source.contains("/") || source.hasPrefix(".") {
-                throw BerthError.invalid("create \(source): \"\(source)\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")
-            }
-            throw BerthError.unsupported("named volumes are not supported yet: \(source)")
-        }
+        let volume = !source.hasPrefix("/")
+        if volume { try VolumeService.validate(name: source) }
         guard dest.hasPrefix("/") else {
-            throw BerthError.invalid("invalid volume specification: '\(spec)': invalid mount config for type \"bind\": invalid mount path: '\(dest)' mount path must be absolute")
+            throw BerthError.invalid("invalid volume specification: '\(spec)': invalid mount config for type \"\(volume ? "volume" : "bind")\": invalid mount path: '\(dest)' mount path must be absolute")
         }
         var ro = false
         var prop = "rprivate"
+        var copy = true
         let mode = parts.count == 3 ? parts[2] : ""
         for o in mode.split(separator: ",").map(String.init) {
             switch o {
             case "ro": ro = true
             case "rw": ro = false
-            case "z", "Z", "nocopy", "consistent", "cached", "delegated": break
+            case "nocopy" where volume: copy = false
+            case "z", "Z", "consistent", "cached", "delegated": break
+            case "nocopy": break
             default:
-                if propagations.contains(o) { prop = o } else {
+                if propagations.contains(o) && !volume { prop = o } else {
                     throw BerthError.invalid("invalid mode: \(o)")
                 }
             }
+        }
+        if volume {
+            return ContainerMount(type: "volume", source: "", destination: clean(dest), readOnly: ro, propagation: "",
+                                  mode: mode.isEmpty ? "z" : mode, options: ["rbind"], createSource: false,
+                                  name: source, copyData: copy)
         }
         return ContainerMount(type: "bind", source: clean(source), destination: clean(dest), readOnly: ro, propagation: prop,
                               mode: mode, options: ["rbind"], createSource: true)

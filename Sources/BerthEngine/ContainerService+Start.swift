@@ -71,7 +71,13 @@ extension ContainerService {
         var marks: [(String, WallClock)] = [("begin", WallClock.now())]
         try mountRootfs(c)
         var mounted = true
-        defer { if mounted { try? Mounts.unmount(rootfs, detach: true) } }
+        defer {
+            if mounted {
+                releaseVolumes(c)
+                try? Mounts.unmount(rootfs, detach: true)
+            }
+        }
+        try mountVolumes(c, rootfs: rootfs)
 
         marks.append(("mount", WallClock.now()))
         let spec = try ContainerSpecBuilder(container: c, rootfs: rootfs, directory: dir, defaultSeccomp: defaultSeccomp,
@@ -229,6 +235,7 @@ extension ContainerService {
         let exitRecord = exit ?? runtime.exit(id)
         try? FileSystem.removeTree(runtime.directory(id))
         try? Mounts.unmount(rootfsPath(id), detach: true)
+        if let c = try? get(id) { releaseVolumes(c) }
         let (updated, waiters, autoRemove) = table.withLock { t -> (Container?, [Waiter], Bool) in
             guard t.entries[id] != nil else { return (nil, [], false) }
             var s = t.entries[id]!.container.state

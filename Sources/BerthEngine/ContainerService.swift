@@ -30,6 +30,7 @@ public final class ContainerService: Sendable {
     /// /sbin/docker-init.
     let tiniPath: String?
     let images: ImageService
+    let volumes: VolumeService
     let events: EventService
     let logger: Logger
     let table = Mutex(Table())
@@ -71,12 +72,13 @@ public final class ContainerService: Sendable {
     /// Opens the container store and re-adopts running containers (their monitors kept them
     /// running while berthd was away).
     public init(root: String, execRoot: String, initBinary: String, tiniPath: String?, images: ImageService,
-                events: EventService, logger: Logger) throws {
+                volumes: VolumeService, events: EventService, logger: Logger) throws {
         self.root = root + "/containers"
         runtimeRoot = execRoot
         self.initBinary = initBinary
         self.tiniPath = tiniPath
         self.images = images
+        self.volumes = volumes
         self.events = events
         self.logger = logger
         defaultSeccomp = try? DockerSeccompProfile.default.ociConfig(capabilities: SecurityDefaults.capabilities)
@@ -175,6 +177,8 @@ public final class ContainerService: Sendable {
                 continue
             }
             if c.state.isRunning {
+                // Its volumes stay mounted for it either way; the exit path releases them.
+                for m in c.mounts where m.type == "volume" { if let n = m.name { volumes.adopt(n, for: id) } }
                 if let r = try? store.record(id), store.exit(id) == nil, StateStore.isAlive(pid: r.pid, startTime: r.pidStartTime) {
                     adopt.append(id)
                 } else {

@@ -251,6 +251,7 @@ struct ContainerSpecBuilder {
         }
         // A user mount at a default mount point replaces it.
         out.removeAll { user.contains($0.destination) }
+        let defaults = out.count
         for (file, dest) in [("hostname", "/etc/hostname"), ("hosts", "/etc/hosts"), ("resolv.conf", "/etc/resolv.conf")]
         where !user.contains(dest) {
             out.append(.init(destination: dest, type: "bind", source: "\(directory)/\(file)", options: ["rbind", "rprivate"]))
@@ -270,6 +271,10 @@ struct ContainerSpecBuilder {
                 var opts = m.options + [m.propagation]
                 if m.readOnly { opts.append("ro") }
                 out.append(.init(destination: m.destination, type: "bind", source: m.source, options: opts))
+            case "volume":
+                var opts = ["rbind", "rprivate"]
+                if m.readOnly { opts.append("ro") }
+                out.append(.init(destination: m.destination, type: "bind", source: m.source, options: opts))
             case "tmpfs":
                 var opts = ["nosuid", "nodev", "noexec"]
                 opts += m.options.filter { !opts.contains($0) }
@@ -279,7 +284,13 @@ struct ContainerSpecBuilder {
                 throw BerthError.unsupported("\(m.type) mounts are not supported yet")
             }
         }
-        return out
+        // The container's own mounts parents first (as Docker sorts them), so a volume on /etc
+        // does not hide /etc/hosts; the sort is stable for equal depths.
+        let own = out[defaults...].enumerated().sorted { a, b in
+            let da = a.element.destination.split(separator: "/").count, db = b.element.destination.split(separator: "/").count
+            return da != db ? da < db : a.offset < b.offset
+        }.map(\.element)
+        return Array(out[..<defaults]) + own
     }
 }
 

@@ -42,6 +42,7 @@ public final class Engine: Sendable {
     public let events: EventService
     public let images: ImageService
     public let containers: ContainerService
+    public let volumes: VolumeService
     public let system: SystemService
     public let logger: Logger
 
@@ -60,9 +61,13 @@ public final class Engine: Sendable {
         events = EventService()
         let users = UsageBox()
         images = ImageService(store: store, events: events, usage: { users.usage(of: $0) })
+        volumes = try VolumeService(root: config.root, events: events, logger: logger)
         containers = try ContainerService(root: config.root, execRoot: config.execRoot, initBinary: config.initBinary,
-                                          tiniPath: config.initPath, images: images, events: events, logger: logger)
+                                          tiniPath: config.initPath, images: images, volumes: volumes, events: events,
+                                          logger: logger)
         users.set(containers)
+        let containers = self.containers
+        volumes.setUsers { containers.volumeUsers($0) }
         system = SystemService(root: config.root, engineID: try SystemService.loadOrCreateID(root: config.root))
     }
 }

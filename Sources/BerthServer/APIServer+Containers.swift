@@ -111,8 +111,8 @@ extension APIServer {
 
     func mountPoints(_ c: Container) -> [MountPoint] {
         c.mounts.map { m in
-            MountPoint(Type: m.type, Source: m.source, Destination: m.destination, Mode: m.mode, RW: !m.readOnly,
-                       Propagation: m.propagation)
+            MountPoint(Type: m.type, Name: m.name, Source: m.source, Destination: m.destination,
+                       Driver: m.type == "volume" ? "local" : nil, Mode: m.mode, RW: !m.readOnly, Propagation: m.propagation)
         }
     }
 
@@ -173,7 +173,8 @@ extension APIServer {
             if let ex = f.values["label!"], !ex.isEmpty, f.matchLabels(c.config.Labels, key: "label!") { return false }
             if !ancestors.isEmpty && !ancestors.contains(c.image.description) { return false }
             if let nets = f.values["network"], !nets.contains(c.networkMode) { return false }
-            if let v = f.values["volume"], !v.isEmpty, !c.mounts.contains(where: { v.contains($0.source) || v.contains($0.destination) }) { return false }
+            if let v = f.values["volume"], !v.isEmpty,
+               !c.mounts.contains(where: { v.contains($0.source) || v.contains($0.destination) || v.contains($0.name ?? "") }) { return false }
             if let h = f.values["health"], !h.isEmpty, !h.contains("none") { return false }
             if let t = f.values["is-task"], t.contains("true") { return false }
             return true

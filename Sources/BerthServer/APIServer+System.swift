@@ -34,6 +34,6 @@ extension APIServer {
 
     func systemDF(_ ctx: RequestContext) throws -> HTTPResponse {
         let images = engine.images.list().map { summary($0, ctx, containers: engine.images.containerCount($0.record.id)) }
-        return APIServer.json(SystemDataUsage(LayersSize: engine.images.layerBytes(), Images: images))
+        return APIServer.json(SystemDataUsage(LayersSize: engine.images.layerBytes(), Images: images, Volumes: volumeUsage()))
     }
 }

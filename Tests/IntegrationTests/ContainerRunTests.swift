@@ -208,6 +208,11 @@ struct ContainerRunTests {
             let mem = try d.docker("run", "--rm", "--memory", "32m", "busybox:test", "sh", "-c",
                                    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max")
             #expect(trimmed(mem.stdout) == "33554432", "\(mem.stdout) \(mem.stderr)")
+            let oom = try d.docker("run", "--name", "oom", "--memory", "32m", "busybox:test", "sh", "-c",
+                                   "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived")
+            #expect(oom.status == 137, "\(oom.stdout) \(oom.stderr)")
+            #expect(trimmed(try d.docker("inspect", "-f", "{{.State.OOMKilled}}", "oom").stdout) == "true")
+            #expect(try d.docker("rm", "oom").status == 0)
             let pids = try d.docker("run", "--rm", "--pids-limit", "20", "busybox:test", "sh", "-c",
                                     "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max")
             #expect(trimmed(pids.stdout) == "20")
