@@ -1,4 +1,5 @@
 import BerthCore
+import BerthOCI
 
 /// Docker's `-p/--publish` and `--expose` parsers (go-connections `nat.ParsePortSpec`).
 enum PortSpec {
@@ -104,12 +105,12 @@ enum PortSpec {
     }
 
     /// The publish maps as the API wants them: ExposedPorts keys and PortBindings.
-    static func apply(_ mappings: [Mapping], exposed: inout [String: JSONValue], bindings: inout [String: JSONValue]) {
+    static func apply(_ mappings: [Mapping], exposed: inout [String: JSONValue], bindings: inout [String: [PortBinding]?]) {
         for m in mappings {
             exposed[m.port] = .object([:])
-            var list = bindings[m.port]?.arrayValue ?? []
-            list.append(.object(["HostIp": .string(m.hostIP), "HostPort": .string(m.hostPort)]))
-            bindings[m.port] = .array(list)
+            var list = (bindings[m.port] ?? nil) ?? []
+            list.append(PortBinding(HostIp: m.hostIP, HostPort: m.hostPort))
+            bindings[m.port] = list
         }
     }
 }

@@ -138,7 +138,7 @@ extension RunFlags {
         if !dnsSearch.isEmpty { host.DnsSearch = dnsSearch }
         if !dnsOption.isEmpty { host.DnsOptions = dnsOption }
         var exposed: [String: JSONValue] = [:]
-        var bindings: [String: JSONValue] = [:]
+        var bindings: [String: [PortBinding]?] = [:]
         for p in publish { PortSpec.apply(try parsed(p, "-p, --publish", PortSpec.publish), exposed: &exposed, bindings: &bindings) }
         for e in expose {
             for port in try parsed(e, "--expose", PortSpec.expose) { exposed[port] = .object([:]) }

@@ -187,9 +187,19 @@ struct SystemDFCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Format output using a custom template ('json' or a Go template).")
     var format: String?
 
+    @Flag(name: [.short, .long], help: "Show detailed information on space usage.")
+    var verbose = false
+
     func run() async throws {
         let client = try GlobalOptions.client()
         let du = try await client.diskUsage()
+        Output.out(try Self.render(du, format: format, verbose: verbose), terminator: "")
+    }
+
+    /// The summary table (or its rows through `--format`), or with `verbose` docker's
+    /// per-object sections.
+    static func render(_ du: SystemDataUsage, format: String?, verbose: Bool) throws -> String {
+        if verbose { return try renderVerbose(du, format: format) }
         let total = du.LayersSize
         var used: Int64 = 0
         for i in du.Images where i.Containers > 0 && i.SharedSize != -1 { used += i.Size - i.SharedSize }
@@ -200,13 +210,59 @@ struct SystemDFCommand: AsyncParsableCommand {
              "Active": .string(String(du.Images.filter { $0.Containers > 0 }.count)),
              "Size": .string(HumanSize.decimal(total)), "Reclaimable": .string(imageReclaim)],
             ["Type": "Containers", "TotalCount": .string(String(du.Containers.count)), "Active": "0", "Size": "0B", "Reclaimable": "0B"],
-            ["Type": "Local Volumes", "TotalCount": .string(String(du.Volumes.count)), "Active": "0", "Size": "0B", "Reclaimable": "0B"],
+            VolumeFormat.diskUsageRow(du.Volumes),
             ["Type": "Build Cache", "TotalCount": .string(String(du.BuildCache.count)), "Active": "0", "Size": "0B", "Reclaimable": "0B"],
         ]
         let format = Template.isJSON(format) ? "{{json .}}" : (format ?? "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}")
         let template = try Template(format)
         let sortedRows = template.isTable ? rows : rows.map { v in v.objectValue.map { JSONValue.object(JSONObject($0.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })) } ?? v }
-        Output.out(template.renderAll(sortedRows, headers: ["Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"]), terminator: "")
+        return template.renderAll(sortedRows, headers: ["Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"])
+    }
+
+    /// `system df -v`: images, containers, volumes and build cache, each as docker's table
+    /// under its title; with `--format json` one object holding the four lists.
+    static func renderVerbose(_ du: SystemDataUsage, format: String?) throws -> String {
+        let table = format == nil || format == "table"
+        // Images: one row per image, with its first tag (docker's disk-usage image context).
+        let images: [JSONValue] = du.Images.compactMap { image in
+            var one = image
+            one.RepoTags = Array(image.RepoTags.prefix(1))
+            guard var row = ImageListOptions.rows([one], noTrunc: !table).first?.objectValue else { return nil }
+            row.updateValue(.string(image.SharedSize < 0 ? "N/A" : HumanSize.decimal(image.SharedSize)), forKey: "SharedSize")
+            row.updateValue(.string(image.SharedSize < 0 ? "N/A" : HumanSize.decimal(image.Size - image.SharedSize)), forKey: "UniqueSize")
+            row.updateValue(.string(HumanSize.decimal(image.Size)), forKey: "VirtualSize")
+            row.updateValue(.string(""), forKey: "Digest")
+            return .object(row)
+        }
+        // Containers without their virtual size, as docker shows them here.
+        let summaries = du.Containers.compactMap { c -> ContainerSummary? in
+            var s = try? BerthJSONDecoder().decode(ContainerSummary.self, from: c)
+            s?.SizeRootFs = nil
+            return s
+        }
+        let containers = ContainerFormat.rows(summaries, trunc: table)
+        let volumes = du.Volumes.map(VolumeFormat.row)
+        var cacheSize: Int64 = 0
+        for c in du.BuildCache { cacheSize += c["Size"]?.int64Value ?? 0 }
+        if !table {
+            let all: JSONValue = [
+                "Images": .array(images), "Containers": .array(containers.map(ContainerFormat.visible)),
+                "Volumes": .array(volumes.map(ContainerFormat.visible)), "BuildCache": .array(du.BuildCache),
+            ]
+            let template = try Template(Template.isJSON(format) ? "{{json .}}" : format ?? "")
+            return template.render(all) + "\n"
+        }
+        let imageTable = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}"
+        let containerTable = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}"
+        let cacheTable = "table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}"
+        let imageHeaders = ImageListOptions.headers.merging(["Containers": "CONTAINERS"]) { $1 }
+        let cacheHeaders = ["ID": "CACHE ID", "CacheType": "CACHE TYPE", "Size": "SIZE", "CreatedSince": "CREATED",
+                            "LastUsedSince": "LAST USED", "UsageCount": "USAGE", "Shared": "SHARED"]
+        var out = "Images space usage:\n\n" + (try Template(imageTable).renderAll(images, headers: imageHeaders))
+        out += "\nContainers space usage:\n\n" + (try Template(containerTable).renderAll(containers, headers: ContainerFormat.headers))
+        out += "\n" + VolumeFormat.diskUsageSection(du.Volumes)
+        out += "\nBuild cache usage: \(HumanSize.decimal(cacheSize))\n\n" + (try Template(cacheTable).renderAll([], headers: cacheHeaders))
+        return out
     }
 }
 

@@ -137,12 +137,16 @@ public final class VolumeService: Sendable {
     // MARK: create, get, list
 
     /// `POST /volumes/create`: creates the volume, or returns the existing one of that name
-    /// (as Docker does). An empty name makes a random one.
+    /// (as Docker does). An empty name makes a random one, labelled anonymous.
     @discardableResult
     public func create(name given: String?, driver: String? = nil, options: [String: String] = [:],
                        labels: [String: String] = [:]) throws -> VolumeInfo {
         try Self.checkDriver(driver)
-        let name = (given ?? "").isEmpty ? Self.randomName() : given!
+        let unnamed = (given ?? "").isEmpty
+        let name = unnamed ? Self.randomName() : given!
+        var labels = labels
+        // A volume made without a name is anonymous (Docker ≥ 23): `volume prune` removes it.
+        if unnamed { labels[Self.anonymousLabel] = "" }
         try Self.validate(name: name)
         try Self.validate(options: options)
         if let existing = try existing(name) { return existing }

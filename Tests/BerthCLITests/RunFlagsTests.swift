@@ -239,9 +239,9 @@ struct RunFlagsTests {
         #expect(h.Dns == ["1.1.1.1"] && h.DnsSearch == ["example.com"] && h.DnsOptions == ["ndots:2"])
         #expect(h.PublishAllPorts == true)
         #expect(Set(r.config.ExposedPorts?.keys.map { $0 } ?? []) == ["80/tcp", "9000/udp", "9001/udp", "53/tcp", "7000/tcp", "7001/tcp"])
-        #expect(h.PortBindings?["80/tcp"] == .array([.object(["HostIp": "", "HostPort": "8080"])]))
-        #expect(h.PortBindings?["9001/udp"] == .array([.object(["HostIp": "127.0.0.1", "HostPort": "9001"])]))
-        #expect(h.PortBindings?["53/tcp"] == .array([.object(["HostIp": "", "HostPort": ""])]))
+        #expect(h.PortBindings?["80/tcp"] == [PortBinding(HostIp: "", HostPort: "8080")])
+        #expect(h.PortBindings?["9001/udp"] == [PortBinding(HostIp: "127.0.0.1", HostPort: "9001")])
+        #expect(h.PortBindings?["53/tcp"] == [PortBinding(HostIp: "", HostPort: "")])
         #expect(Self.error(["--add-host", "nohost"]) == "invalid argument \"nohost\" for \"--add-host\" flag: bad format for add-host: \"nohost\"")
     }
 
