@@ -60,9 +60,16 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], exclude: ["README.md"]),
+        // Bridges, IPAM, veth into netns, nftables NAT/isolation/published ports, embedded DNS.
+        .target(name: "BerthNetwork", dependencies: [
+            "BerthCore", "BerthSystem",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], exclude: ["README.md"]),
         // The daemon's services (actors). Knows nothing of HTTP.
         .target(name: "BerthEngine", dependencies: [
-            "BerthCore", "BerthSystem", "BerthOCI", "BerthImage", "BerthRuntime",
+            "BerthCore", "BerthSystem", "BerthOCI", "BerthImage", "BerthRuntime", "BerthNetwork",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -96,6 +103,8 @@ let package = Package(
             linkerSettings: leanExecutableLinkerFlags
         ),
         .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
+        .testTarget(name: "BerthSystemTests", dependencies: ["BerthSystem", "BerthCore"]),
+        .testTarget(name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthSystem", "BerthCore"]),
         .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI", "BerthCore"]),
         .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive", "BerthCore", "BerthSystem"]),
         .testTarget(name: "BerthImageTests", dependencies: ["BerthImage", "BerthArchive", "BerthOCI", "BerthCore", "BerthSystem"]),

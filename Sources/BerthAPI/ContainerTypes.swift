@@ -6,12 +6,12 @@ import BerthOCI
 public struct ContainerCreateRequest: Codable, Sendable {
     public var config: ContainerConfig
     public var hostConfig: HostConfig?
-    /// `EndpointsConfig` per network; kept as given until [network].
-    public var networkingConfig: JSONValue?
+    /// `EndpointsConfig`: the networks to join at create, with addresses and aliases.
+    public var networkingConfig: NetworkingConfig?
 
     enum CodingKeys: String, CodingKey { case HostConfig, NetworkingConfig }
 
-    public init(config: ContainerConfig, hostConfig: HostConfig?, networkingConfig: JSONValue? = nil) {
+    public init(config: ContainerConfig, hostConfig: HostConfig?, networkingConfig: NetworkingConfig? = nil) {
         self.config = config
         self.hostConfig = hostConfig
         self.networkingConfig = networkingConfig
@@ -21,7 +21,7 @@ public struct ContainerCreateRequest: Codable, Sendable {
         config = try ContainerConfig(from: decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         hostConfig = try c.decodeIfPresent(HostConfig.self, forKey: .HostConfig)
-        networkingConfig = try c.decodeIfPresent(JSONValue.self, forKey: .NetworkingConfig)
+        networkingConfig = try c.decodeIfPresent(NetworkingConfig.self, forKey: .NetworkingConfig)
     }
 
     public func encode(to encoder: any Encoder) throws {

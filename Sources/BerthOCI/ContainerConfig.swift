@@ -120,7 +120,8 @@ public struct HostConfig: Codable, Sendable, Equatable {
     public var ContainerIDFile: String?
     public var LogConfig: LogConfig?
     public var NetworkMode: String?
-    public var PortBindings: [String: JSONValue]?
+    /// `80/tcp` → host bindings.
+    public var PortBindings: [String: [PortBinding]?]?
     public var RestartPolicy: RestartPolicy?
     public var AutoRemove: Bool?
     public var VolumeDriver: String?
