@@ -66,6 +66,10 @@ public struct Container: Codable, Sendable {
     public var mounts: [ContainerMount]
     public var state: ContainerRunState
     public var restartCount: Int = 0
+    /// Network name → the container's endpoint on it (bridge networks only).
+    public var endpoints: [String: ContainerEndpoint]? = nil
+    /// Published ports as bound at the last start.
+    public var ports: [PublishedPort]? = nil
 
     public var shortID: String { String(id.prefix(12)) }
     public var tty: Bool { config.Tty ?? false }

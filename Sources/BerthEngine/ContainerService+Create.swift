@@ -11,7 +11,8 @@ extension ContainerService {
     /// `POST /containers/create`: validates everything (a bad request leaves nothing behind),
     /// merges the image's config into the container's as Docker does, and writes the record
     /// and the container's files. Returns the id and warnings.
-    public func create(name requested: String?, config given: ContainerConfig, hostConfig given2: HostConfig) throws -> (id: String, warnings: [String]) {
+    public func create(name requested: String?, config given: ContainerConfig, hostConfig given2: HostConfig,
+                       networking: NetworkingConfig? = nil) throws -> (id: String, warnings: [String]) {
         var config = given
         var host = given2
         var warnings: [String] = []
@@ -32,6 +33,7 @@ extension ContainerService {
         if let t = config.StopTimeout, t < -1 { throw BerthError.invalid("invalid stop timeout \(t)") }
 
         try Self.validate(host: &host, warnings: &warnings)
+        let endpoints = try resolveEndpoints(&host, networking)
         var (mounts, volumeRequests) = try Self.parseMounts(host)
         try resolveVolumeMounts(&mounts, requests: &volumeRequests, volumesFrom: host.VolumesFrom ?? [],
                                 configVolumes: (config.Volumes ?? [:]).keys.sorted())
@@ -53,6 +55,7 @@ extension ContainerService {
         var c = Container(id: id, name: name, created: WallClock.now().rfc3339Nano, path: path, args: args,
                           config: config, hostConfig: host, image: image.record.id, imageName: imageName,
                           mounts: mounts, state: ContainerRunState())
+        c.endpoints = endpoints.isEmpty ? nil : endpoints
         try table.withLock { t in
             if c.name.isEmpty {
                 var n = NameGenerator.random()
@@ -139,13 +142,10 @@ extension ContainerService {
         let mode = h.NetworkMode ?? ""
         switch mode {
         case "", "default", "none", "host": break
-        case "bridge":
-            throw BerthError.unsupported("network mode \"bridge\" is not available yet: Berth's bridge networking is not built; use --network none or --network host")
         default:
             if mode.hasPrefix("container:") {
                 throw BerthError.unsupported("network mode \"\(mode)\" is not available yet")
             }
-            throw BerthError.notFound("network \(mode) not found")
         }
         if mode == "host" && !(h.PortBindings ?? [:]).isEmpty {
             warnings.append("Published ports are discarded when using host network mode")

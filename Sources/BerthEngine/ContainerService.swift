@@ -31,6 +31,7 @@ public final class ContainerService: Sendable {
     let tiniPath: String?
     let images: ImageService
     let volumes: VolumeService
+    let networks: NetworkService
     let events: EventService
     let logger: Logger
     let table = Mutex(Table())
@@ -72,13 +73,14 @@ public final class ContainerService: Sendable {
     /// Opens the container store and re-adopts running containers (their monitors kept them
     /// running while berthd was away).
     public init(root: String, execRoot: String, initBinary: String, tiniPath: String?, images: ImageService,
-                volumes: VolumeService, events: EventService, logger: Logger) throws {
+                volumes: VolumeService, networks: NetworkService, events: EventService, logger: Logger) throws {
         self.root = root + "/containers"
         runtimeRoot = execRoot
         self.initBinary = initBinary
         self.tiniPath = tiniPath
         self.images = images
         self.volumes = volumes
+        self.networks = networks
         self.events = events
         self.logger = logger
         defaultSeccomp = try? DockerSeccompProfile.default.ociConfig(capabilities: SecurityDefaults.capabilities)

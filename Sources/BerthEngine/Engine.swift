@@ -19,8 +19,12 @@ public struct EngineConfig: Sendable {
     public var execRoot: String
     /// The static init bind-mounted for `--init` (Docker's docker-init is tini).
     public var initPath: String?
-    public init(root: String, initBinary: String, execRoot: String? = nil, initPath: String? = nil) {
+    /// The default bridge's interface (`berth0`), or nil for none (`--bridge none`).
+    public var defaultBridge: String?
+    public init(root: String, initBinary: String, execRoot: String? = nil, initPath: String? = nil,
+                defaultBridge: String? = "berth0") {
         self.root = root
+        self.defaultBridge = defaultBridge
         self.initBinary = initBinary
         self.execRoot = execRoot ?? EngineConfig.defaultExecRoot(for: root)
         self.initPath = initPath ?? ["/usr/bin/tini-static", "/usr/sbin/docker-init", "/usr/libexec/docker/docker-init"]
@@ -43,6 +47,7 @@ public final class Engine: Sendable {
     public let images: ImageService
     public let containers: ContainerService
     public let volumes: VolumeService
+    public let networks: NetworkService
     public let system: SystemService
     public let logger: Logger
 
@@ -62,12 +67,14 @@ public final class Engine: Sendable {
         let users = UsageBox()
         images = ImageService(store: store, events: events, usage: { users.usage(of: $0) })
         volumes = try VolumeService(root: config.root, events: events, logger: logger)
+        networks = try NetworkService(root: config.root, defaultBridge: config.defaultBridge, events: events, logger: logger)
         containers = try ContainerService(root: config.root, execRoot: config.execRoot, initBinary: config.initBinary,
-                                          tiniPath: config.initPath, images: images, volumes: volumes, events: events,
+                                          tiniPath: config.initPath, images: images, volumes: volumes, networks: networks, events: events,
                                           logger: logger)
         users.set(containers)
         let containers = self.containers
         volumes.setUsers { containers.volumeUsers($0) }
+        networks.setMembers { containers.networkMembers($0) }
         system = SystemService(root: config.root, engineID: try SystemService.loadOrCreateID(root: config.root))
     }
 }

@@ -75,7 +75,8 @@ extension APIServer {
             throw BerthError.invalid("image platform \(p) is not supported: this host runs linux/amd64")
         }
         let (id, warnings) = try engine.containers.create(name: ctx.query("name"), config: req.config,
-                                                          hostConfig: req.hostConfig ?? HostConfig())
+                                                          hostConfig: req.hostConfig ?? HostConfig(),
+                                                          networking: req.networkingConfig)
         return APIServer.json(ContainerCreateResponse(Id: id, Warnings: warnings), status: 201)
     }
 

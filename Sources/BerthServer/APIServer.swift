@@ -105,6 +105,8 @@ public struct APIServer: HTTPHandler {
             if let r = try await containers(ctx, segments: Array(segments.dropFirst())) { return r }
         case (_, "exec"):
             if let r = try await exec(ctx, segments: Array(segments.dropFirst())) { return r }
+        case (_, "networks"):
+            if let r = try await networks(ctx, segments: Array(segments.dropFirst())) { return r }
         case (_, "volumes"):
             if let r = try await volumes(ctx, segments: Array(segments.dropFirst())) { return r }
         default:

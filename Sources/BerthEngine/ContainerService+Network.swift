@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BerthCore
+import BerthOCI
+import BerthSystem
+
+extension ContainerService {
+    // MARK: create
+
+    /// The networks a new container joins: `NetworkMode` (default → the default bridge) and
+    /// every network in `EndpointsConfig`, with their `--ip`, `--alias` and `--link` settings.
+    /// `none`, `host` and `container:…` join none.
+    func resolveEndpoints(_ host: inout HostConfig, _ networking: NetworkingConfig?) throws -> [String: ContainerEndpoint] {
+        let mode = host.NetworkMode ?? "default"
+        if mode == "none" || mode == "host" || mode.hasPrefix("container:") {
+            if let extra = networking?.EndpointsConfig?.keys.first(where: { $0 != mode }) {
+                throw BerthError.invalid("container cannot be connected to network \"\(extra)\" in network mode \(mode)")
+            }
+            if !(host.Links ?? []).isEmpty { throw BerthError.invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior") }
+            return [:]
+        }
+        // Until containers are wired to bridges at start, the default mode keeps a private
+        // network namespace with only lo, and an explicit bridge network is refused clearly.
+        if mode == "default" && (networking?.EndpointsConfig ?? [:]).allSatisfy({ ($0.key == "default" || $0.key == "bridge") && Self.asksNothing($0.value) }) {
+            return [:]
+        }
+        if !networks.wiringAvailable {
+            throw BerthError.unsupported("network mode \"\(mode == "default" ? "bridge" : mode)\" is not available yet: containers are not wired to bridge networks yet; use --network none or --network host")
+        }
+        let primary = mode == "default" ? "bridge" : mode
+        var asked = networking?.EndpointsConfig ?? [:]
+        if asked[primary] == nil {
+            // The docker CLI keys the endpoint by the name as typed; match an id or prefix too.
+            if let key = asked.keys.first(where: { (try? networks.get($0).name) == (try? networks.get(primary).name) }) {
+                asked[primary] = asked.removeValue(forKey: key)
+            } else {
+                asked[primary] = EndpointSettings()
+            }
+        }
+        var out: [String: ContainerEndpoint] = [:]
+        for (ref, settings) in asked {
+            let net: NetworkRecord
+            do { net = try networks.get(ref) } catch let e as BerthError where e.code == .notFound {
+                // 404 would make the docker CLI try to pull the image.
+                throw BerthError.invalid(e.message)
+            }
+            guard net.driver == "bridge" else {
+                throw BerthError.invalid("container cannot be connected to network \(net.name) together with other networks")
+            }
+            if out[net.name] != nil { continue }
+            out[net.name] = try endpoint(on: net, settings, links: net.name == primary ? host.Links ?? [] : [])
+        }
+        if primary != "bridge" || networks.defaultBridge == nil {
+            // A user network as NetworkMode is kept by name (Docker shows the name).
+            host.NetworkMode = (try? networks.get(primary).name) ?? primary
+        }
+        return out
+    }
+
+    /// An endpoint request without addresses, aliases, links or MAC (the docker CLI sends one
+    /// with empty strings and zeros for the default network).
+    static func asksNothing(_ s: EndpointSettings) -> Bool {
+        (s.IPAMConfig?.IPv4Address ?? "").isEmpty && (s.IPAMConfig?.IPv6Address ?? "").isEmpty
+            && (s.Aliases ?? []).isEmpty && (s.Links ?? []).isEmpty && (s.MacAddress ?? "").isEmpty
+    }
+
+    /// Validates one endpoint request.
+    func endpoint(on net: NetworkRecord, _ s: EndpointSettings, links: [String]) throws -> ContainerEndpoint {
+        var e = ContainerEndpoint(networkID: net.id)
+        if let v4 = s.IPAMConfig?.IPv4Address, !v4.isEmpty {
+            guard IPv4.parse(v4) != nil else { throw BerthError.invalid("invalid IPv4 address: \(v4)") }
+            if net.builtin { throw BerthError.invalid("user specified IP address is supported on user defined networks only") }
+            guard let sub = net.subnets.first.flatMap({ IPv4.parseCIDR($0.subnet) }), IPv4.contains(sub, IPv4.parse(v4)!) else {
+                throw BerthError.invalid("no configured subnet or ip-range contain the IP address \(v4)")
+            }
+            e.requestedIPv4 = v4
+        }
+        if let v6 = s.IPAMConfig?.IPv6Address, !v6.isEmpty {
+            throw BerthError.unsupported("IPv6 addresses are not supported yet: \(v6)")
+        }
+        if let mac = s.MacAddress, !mac.isEmpty {
+            let parts = mac.split(separator: ":")
+            guard parts.count == 6, parts.allSatisfy({ $0.count == 2 && UInt8($0, radix: 16) != nil }) else {
+                throw BerthError.invalid("invalid MAC address: \(mac)")
+            }
+            e.requestedMAC = mac.lowercased()
+        }
+        let aliases = s.Aliases ?? []
+        if !aliases.isEmpty && net.builtin {
+            throw BerthError.invalid("network-scoped alias is supported only for containers in user defined networks")
+        }
+        e.aliases = aliases
+        var ls = s.Links ?? []
+        for l in links where !ls.contains(l) { ls.append(l) }
+        for l in ls {
+            let parts = l.split(separator: ":", maxSplits: 1).map(String.init)
+            guard !parts[0].isEmpty else { throw BerthError.invalid("invalid link: \(l)") }
+            do { _ = try get(parts[0]) } catch let err as BerthError where err.code == .notFound {
+                throw BerthError.invalid("could not get container for \(parts[0])")
+            }
+        }
+        e.links = ls
+        return e
+    }
+
+    // MARK: queries for the network service
+
+    /// Containers with an endpoint on a network (for inspect, removal checks and DNS).
+    public func networkMembers(_ networkID: String) -> [(id: String, name: String, endpoint: ContainerEndpoint, running: Bool)] {
+        table.withLock { t in
+            t.entries.values.compactMap { e in
+                guard let ep = e.container.endpoints?.values.first(where: { $0.networkID == networkID }) else { return nil }
+                return (e.container.id, e.container.name, ep, e.container.state.isRunning)
+            }
+        }
+    }
+}
+
+extension ContainerService {
+    /// `POST /networks/{id}/connect`: a created or stopped container gets the endpoint for its
+    /// next start; a running one is wired at once.
+    public func connect(_ ref: String, network networkID: String, endpoint settings: EndpointSettings) async throws {
+        let c = try get(ref)
+        let net = try networks.get(networkID)
+        let mode = c.hostConfig.NetworkMode ?? "default"
+        if mode == "none" || mode == "host" || mode.hasPrefix("container:") {
+            throw BerthError.permissionDenied("container sharing network namespace with another container or host cannot be connected to any other network")
+        }
+        if c.endpoints?[net.name] != nil {
+            throw BerthError.permissionDenied("endpoint with name \(c.name) already exists in network \(net.name)")
+        }
+        let e = try endpoint(on: net, settings, links: [])
+        if c.state.isRunning {
+            throw BerthError.unsupported("connecting a running container is not available yet")
+        }
+        _ = update(c.id) { entry in
+            var eps = entry.container.endpoints ?? [:]
+            eps[net.name] = e
+            entry.container.endpoints = eps
+        }
+        networks.events.publish(type: "network", action: "connect", actorID: net.id, attributes: ["container": c.id, "name": net.name, "type": net.driver])
+    }
+
+    /// `POST /networks/{id}/disconnect`.
+    public func disconnect(_ ref: String, network networkID: String, force: Bool) async throws {
+        let c = try get(ref)
+        let net = try networks.get(networkID)
+        guard c.endpoints?[net.name] != nil else {
+            throw BerthError.permissionDenied("container \(c.id) is not connected to network \(net.name)")
+        }
+        if c.state.isRunning {
+            throw BerthError.unsupported("disconnecting a running container is not available yet")
+        }
+        _ = update(c.id) { entry in entry.container.endpoints?[net.name] = nil }
+        networks.events.publish(type: "network", action: "disconnect", actorID: net.id, attributes: ["container": c.id, "name": net.name, "type": net.driver])
+    }
+}
