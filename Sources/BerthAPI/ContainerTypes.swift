@@ -261,3 +261,10 @@ public enum HumanDuration {
         return "\(Int(d / 3600) / 24 / 365) years"
     }
 }
+
+/// `GET /containers/{id}/top`.
+public struct ContainerTopResponse: Codable, Sendable {
+    public var Titles: [String]
+    public var Processes: [[String]]
+    public init(Titles: [String], Processes: [[String]]) { self.Titles = Titles; self.Processes = Processes }
+}

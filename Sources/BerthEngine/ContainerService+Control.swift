@@ -19,6 +19,7 @@ extension ContainerService {
         let fd = try ProcessControl.openPidFD(r.pid)
         defer { FD.close(fd) }
         try ProcessControl.signal(pidfd: fd, sig)
+        if sig == SIGKILL { thawForKill(id) }
     }
 
     /// `POST /containers/{id}/kill`.

@@ -49,6 +49,19 @@ extension APIServer {
             return .bytes(status: 200, headers: [], body: [])
         case ("GET", "logs"): return try logsContainer(ctx, ref)
         case ("POST", "exec"): return try await createExec(ctx, ref)
+        case ("POST", "pause"):
+            try await engine.containers.pause(ref)
+            return .bytes(status: 204, headers: [], body: [])
+        case ("POST", "unpause"):
+            try await engine.containers.unpause(ref)
+            return .bytes(status: 204, headers: [], body: [])
+        case ("POST", "rename"):
+            guard let name = ctx.query("name") else { throw BerthError.invalid("missing query parameter: name") }
+            try engine.containers.rename(ref, to: name)
+            return .bytes(status: 204, headers: [], body: [])
+        case ("GET", "top"):
+            let (titles, rows) = try await engine.containers.top(ref, psArgs: ctx.query("ps_args"))
+            return APIServer.json(ContainerTopResponse(Titles: titles, Processes: rows))
         default: return nil
         }
     }
