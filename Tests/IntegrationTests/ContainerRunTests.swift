@@ -5,15 +5,6 @@ import Testing
 /// real berthd. Serialized: each test owns a daemon, and the machine has two cores.
 @Suite(.serialized)
 struct ContainerRunTests {
-    /// A started daemon with the test image loaded.
-    func withImage<T>(_ body: (TestDaemon) throws -> T) throws -> T {
-        try withDaemon { d in
-            let load = try d.docker("load", "-i", Paths.testImage)
-            #expect(load.status == 0, "\(load.stderr)")
-            return try body(d)
-        }
-    }
-
     func trimmed(_ s: String) -> String { s.trimmingCharacters(in: .whitespacesAndNewlines) }
 
     /// Drives a command in a pseudo-terminal: each step waits for its text, then sends its

@@ -202,6 +202,15 @@ func withDaemon<T>(_ body: (TestDaemon) throws -> T) throws -> T {
     return try body(d)
 }
 
+/// Runs `body` with a started daemon that has the busybox test image loaded.
+func withImage<T>(_ body: (TestDaemon) throws -> T) throws -> T {
+    try withDaemon { d in
+        let load = try d.docker("load", "-i", Paths.testImage)
+        #expect(load.status == 0, "\(load.stderr)")
+        return try body(d)
+    }
+}
+
 /// Lists every file under a directory (relative paths).
 func filesUnder(_ path: String) -> [String] {
     guard let e = FileManager.default.enumerator(atPath: path) else { return [] }

@@ -6,14 +6,6 @@ import Testing
 /// test owns a daemon, and the machine has two cores.
 @Suite(.serialized)
 struct VolumeTests {
-    func withImage<T>(_ body: (TestDaemon) throws -> T) throws -> T {
-        try withDaemon { d in
-            let load = try d.docker("load", "-i", Paths.testImage)
-            #expect(load.status == 0, "\(load.stderr)")
-            return try body(d)
-        }
-    }
-
     func trimmed(_ s: String) -> String { s.trimmingCharacters(in: .whitespacesAndNewlines) }
 
     func lines(_ s: String) -> [String] { s.split(separator: "\n").map(String.init) }
