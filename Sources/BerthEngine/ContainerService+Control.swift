@@ -32,6 +32,7 @@ extension ContainerService {
             sig = SIGKILL
         }
         let c = try get(ref)
+        if cancelRestart(c.id) { publish(c, "kill", ["signal": "\(sig)"]); return }
         guard c.state.isRunning else {
             throw BerthError.conflict("Cannot kill container: \(ref): Container \(c.id) is not running")
         }
@@ -46,6 +47,7 @@ extension ContainerService {
     /// SIGKILL. Returns false if the container was not running (HTTP 304).
     public func stop(_ ref: String, timeout: Int?, signal name: String?) async throws -> Bool {
         let c = try get(ref)
+        if cancelRestart(c.id) { publish(c, "stop"); return true }
         guard c.state.isRunning else { return false }
         let sigName = name.flatMap { $0.isEmpty ? nil : $0 } ?? c.config.StopSignal.flatMap { $0.isEmpty ? nil : $0 } ?? "SIGTERM"
         guard let sig = Signals.number(sigName) else { throw BerthError.invalid("Invalid signal: \(sigName)") }
@@ -105,8 +107,23 @@ extension ContainerService {
             guard force else {
                 throw BerthError.conflict("cannot remove container \"/\(c.name)\": container is running: stop the container before removing or force remove")
             }
-            try? signal(c.id, SIGKILL)
-            _ = await waitForExit(c.id, seconds: 30)
+            // Kill it and keep its restart policy from bringing it back; a start in flight
+            // (a restart by policy, say) is let finish and then killed.
+            _ = update(c.id) { $0.container.state.stoppedByUser = true }
+            for _ in 0..<600 {
+                _ = cancelRestart(c.id)
+                let (running, starting) = table.withLock { t -> (Bool, Bool) in
+                    guard let e = t.entries[c.id] else { return (false, false) }
+                    return (e.container.state.isRunning, e.busy == "starting")
+                }
+                if !running && !starting { break }
+                if running && !starting {
+                    try? signal(c.id, SIGKILL)
+                    _ = await waitForExit(c.id, seconds: 10)
+                } else {
+                    try? await Task.sleep(nanoseconds: 50_000_000)
+                }
+            }
         }
         let (entry, proceed): (Entry?, Bool) = try table.withLock { t in
             guard let e = t.entries[c.id] else { return (nil, false) }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import BerthCore
+import BerthOCI
 import BerthRuntime
 import BerthSystem
 
@@ -129,5 +130,53 @@ extension ContainerService {
             rows.append(fields)
         }
         return (titles, rows)
+    }
+}
+
+extension ContainerService {
+    // MARK: update
+
+    /// `POST /containers/{id}/update`: new resource limits and restart policy. The limits are
+    /// checked as at create, stored, and written to a running container's cgroup at once.
+    public func updateResources(_ ref: String, _ u: HostConfig) async throws -> [String] {
+        let c = try get(ref)
+        var h = c.hostConfig
+        if (u.NanoCpus ?? 0) > 0 && ((h.CpuQuota ?? 0) > 0 || (h.CpuPeriod ?? 0) > 0) && (u.CpuQuota ?? 0) == 0 {
+            throw BerthError.invalid("Conflicting options: Nano CPUs cannot be updated as CPU Period/Quota has already been set")
+        }
+        if ((u.CpuQuota ?? 0) > 0 || (u.CpuPeriod ?? 0) > 0) && (h.NanoCpus ?? 0) > 0 && (u.NanoCpus ?? 0) == 0 {
+            throw BerthError.invalid("Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set")
+        }
+        if let m = u.Memory, m != 0, (u.MemorySwap ?? 0) == 0, let s = h.MemorySwap, s > 0, m > s {
+            throw BerthError.invalid("Cannot update container \(c.id): Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time")
+        }
+        // Zero (or empty) means "unchanged", as the docker CLI sends every field.
+        func set<T: BinaryInteger>(_ k: WritableKeyPath<HostConfig, T?>) { if let v = u[keyPath: k], v != 0 { h[keyPath: k] = v } }
+        set(\.Memory); set(\.MemorySwap); set(\.MemoryReservation); set(\.NanoCpus); set(\.CpuShares)
+        set(\.CpuPeriod); set(\.CpuQuota); set(\.PidsLimit)
+        if let v = u.CpusetCpus, !v.isEmpty { h.CpusetCpus = v }
+        if let v = u.CpusetMems, !v.isEmpty { h.CpusetMems = v }
+        if let p = u.RestartPolicy, (p.Name ?? "") != "" || p.MaximumRetryCount != nil {
+            if h.AutoRemove ?? false, p.Name != "no" {
+                throw BerthError.invalid("Restart policy cannot be updated because AutoRemove is enabled for the container")
+            }
+            h.RestartPolicy = p
+        }
+        var warnings: [String] = []
+        try Self.validate(host: &h, warnings: &warnings)
+        var updated = c
+        updated.hostConfig = h
+        if c.state.isRunning {
+            var r = ContainerSpecBuilder(container: updated, rootfs: rootfsPath(c.id), directory: directory(c.id),
+                                         defaultSeccomp: nil, tiniPath: nil).resources(privileged: h.Privileged ?? false)
+            r.devices = nil
+            let cg = try cgroup(c), resources = r
+            do { try await BlockingWork.run { try cg.update(resources: resources) } } catch let e as BerthError {
+                throw BerthError(e.code, "Cannot update container \(c.id): \(e.message)", errno: e.errno)
+            }
+        }
+        let saved = update(c.id) { $0.container.hostConfig = h }
+        if let saved { publish(saved, "update") }
+        return warnings
     }
 }

@@ -263,7 +263,7 @@ extension ContainerService {
         if updated.state.oomKilled { publish(updated, "oom") }
         publish(updated, "die", ["exitCode": "\(updated.state.exitCode)"])
         for w in waiters { w.promise.fulfill(updated.state.exitCode) }
-        if autoRemove { try? await remove(id, force: true, volumes: true) }
+        if autoRemove { try? await remove(id, force: true, volumes: true) } else { scheduleRestart(id) }
     }
 }
 

@@ -60,6 +60,8 @@ public final class ContainerService: Sendable {
         /// The monitor's exit arrived while `start` was still running.
         var exitPending = false
         var execIDs: [String] = []
+        /// The restart policy's current backoff (0 = not restarting yet).
+        var restartDelayMs = 0
     }
 
     struct Table {
@@ -87,6 +89,7 @@ public final class ContainerService: Sendable {
         try FileSystem.makeDirectories(self.root, mode: 0o710)
         try FileSystem.makeDirectories(runtimeRoot, mode: 0o711)
         try load()
+        restartAfterDaemonStart()
     }
 
     // MARK: paths

@@ -59,6 +59,10 @@ extension APIServer {
             guard let name = ctx.query("name") else { throw BerthError.invalid("missing query parameter: name") }
             try engine.containers.rename(ref, to: name)
             return .bytes(status: 204, headers: [], body: [])
+        case ("POST", "update"):
+            let u: HostConfig = try await decodeBody(ctx)
+            let warnings = try await engine.containers.updateResources(ref, u)
+            return APIServer.json(["Warnings": warnings])
         case ("GET", "top"):
             let (titles, rows) = try await engine.containers.top(ref, psArgs: ctx.query("ps_args"))
             return APIServer.json(ContainerTopResponse(Titles: titles, Processes: rows))

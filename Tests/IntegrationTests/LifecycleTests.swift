@@ -71,4 +71,70 @@ struct LifecycleTests {
             #expect(py.stdout == "ok\n", "\(py.stdout) \(py.stderr)")
         }
     }
+
+    /// Polls `body` every 100 ms for up to `seconds`.
+    func eventually(_ seconds: Double = 15, _ body: () throws -> Bool) rethrows -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if try body() { return true }
+            usleep(100_000)
+        }
+        return try body()
+    }
+
+    @Test func restartPoliciesAndUpdate() throws {
+        try withImage { d in
+            func state(_ name: String) throws -> String {
+                trimmed(try d.docker("inspect", "-f", "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}", name).stdout)
+            }
+            // on-failure:3 restarts three times, then stays exited with the last exit code.
+            #expect(try d.docker("run", "-d", "--name", "flaky", "--restart", "on-failure:3", "busybox:test", "sh", "-c", "echo run; exit 1").status == 0)
+            let flaky = try eventually { try state("flaky") == "exited 3 1" }
+            #expect(flaky, "\((try? state("flaky")) ?? "")")
+            usleep(500_000)
+            #expect(try state("flaky") == "exited 3 1")
+            #expect(try d.docker("logs", "flaky").stdout == "run\nrun\nrun\nrun\n")
+            // on-failure does not restart a clean exit.
+            #expect(try d.docker("run", "-d", "--name", "clean", "--restart", "on-failure", "busybox:test", "true").status == 0)
+            #expect(try eventually { try state("clean") == "exited 0 0" })
+            // always restarts until stopped; a stop sticks.
+            #expect(try d.docker("run", "-d", "--name", "loop", "--restart", "always", "busybox:test", "sh", "-c", "sleep 0.2").status == 0)
+            #expect(try eventually { Int(try state("loop").split(separator: " ")[1]) ?? 0 >= 2 })
+            #expect(try d.docker("stop", "-t", "1", "loop").status == 0)
+            let stopped = try state("loop")
+            usleep(800_000)
+            #expect(try state("loop") == stopped && stopped.hasPrefix("exited"), "\(stopped)")
+            // rm -f of a container that keeps restarting.
+            #expect(try d.docker("run", "-d", "--name", "churn", "--restart", "always", "busybox:test", "true").status == 0)
+            usleep(300_000)
+            #expect(try d.docker("rm", "-f", "churn").status == 0)
+            #expect(try d.docker("inspect", "churn").status != 0)
+
+            // A container that exits while berthd is down is restarted by its policy when berthd returns.
+            #expect(try d.docker("run", "-d", "--name", "phoenix", "--restart", "unless-stopped", "busybox:test", "sh", "-c", "sleep 1; exit 2").status == 0)
+            d.crash()
+            usleep(1_500_000)
+            try d.start()
+            let reborn = try eventually { let s = try state("phoenix"); return s.hasPrefix("running") && !s.hasPrefix("running 0") }
+            #expect(reborn, "\((try? state("phoenix")) ?? "")")
+            #expect(try d.docker("rm", "-f", "phoenix").status == 0)
+
+            // update: limits change live; nonsense is refused.
+            #expect(try d.docker("run", "-d", "--name", "box", "--memory", "32m", "busybox:test", "sleep", "60").status == 0)
+            let up = try d.docker("update", "--memory", "64m", "--memory-swap", "128m", "--pids-limit", "40", "--restart", "on-failure:2", "box")
+            #expect(up.status == 0, "\(up.stderr)")
+            let limits = try d.docker("exec", "box", "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max")
+            #expect(limits.stdout == "67108864\n40\n", "\(limits.stdout) \(limits.stderr)")
+            #expect(trimmed(try d.docker("inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}", "box").stdout) == "67108864 on-failure")
+            // Enforced: allocating past the new limit kills the process.
+            let oom = try d.docker("exec", "box", "sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived")
+            #expect(!oom.stdout.contains("survived"))
+            let tiny = try d.docker("update", "--memory", "1m", "box")
+            #expect(tiny.status != 0 && tiny.stderr.contains("Minimum memory limit allowed is 6MB"), "\(tiny.stderr)")
+            let over = try d.docker("update", "--memory", "300m", "box")
+            #expect(over.status != 0 && over.stderr.contains("memoryswap"), "\(over.stderr)")
+            let missing = try d.docker("update", "--memory", "64m", "nosuch")
+            #expect(missing.status != 0 && missing.stderr.contains("No such container"))
+        }
+    }
 }
