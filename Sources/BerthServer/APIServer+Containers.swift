@@ -63,6 +63,7 @@ extension APIServer {
             let u: HostConfig = try await decodeBody(ctx)
             let warnings = try await engine.containers.updateResources(ref, u)
             return APIServer.json(["Warnings": warnings])
+        case ("GET", "stats"): return try statsContainer(ctx, ref)
         case ("GET", "top"):
             let (titles, rows) = try await engine.containers.top(ref, psArgs: ctx.query("ps_args"))
             return APIServer.json(ContainerTopResponse(Titles: titles, Processes: rows))
@@ -297,5 +298,67 @@ extension APIServer {
         if let d = Double(s) { return d }
         if let w = WallClock(rfc3339: s) { return Double(w.seconds) + Double(w.nanoseconds) / 1e9 }
         throw BerthError.invalid("invalid value for \(name): \(s)")
+    }
+}
+
+extension APIServer {
+    /// `GET /containers/{id}/stats`: `stream` (default true) sends a reading every second;
+    /// `stream=false` answers with one reading whose `precpu_stats` is a second older (as
+    /// Docker, so the CLI can compute the CPU percentage); `one-shot=true` with one reading.
+    func statsContainer(_ ctx: RequestContext, _ ref: String) throws -> HTTPResponse {
+        let c = try engine.containers.get(ref)
+        let stream = ctx.query("stream") == nil ? true : ctx.bool("stream")
+        let oneShot = ctx.bool("one-shot")
+        if oneShot && stream { throw BerthError.invalid("cannot have stream=true and one-shot=true") }
+        let containers = engine.containers
+        let name = "/" + c.name, id = c.id
+        return .stream(status: 200, headers: [("Content-Type", "application/json")]) { w in
+            var previous = ContainerStatsSample()
+            if !stream && !oneShot {
+                previous = (try? containers.stats(id)) ?? previous
+                try await Task.sleep(nanoseconds: 1_000_000_000)
+            }
+            while !Task.isCancelled {
+                guard let now = try? containers.stats(id) else { return }
+                // A write to a client that left throws, which ends the stream.
+                try await w.write(APIServer.encodeLine(APIServer.statsJSON(now, previous: previous, name: name, id: id)))
+                if !stream { return }
+                previous = now
+                try await Task.sleep(nanoseconds: 1_000_000_000)
+            }
+        }
+    }
+
+    static func statsJSON(_ s: ContainerStatsSample, previous p: ContainerStatsSample, name: String, id: String) -> JSONValue {
+        func cpu(_ x: ContainerStatsSample) -> JSONValue {
+            .object([
+                "cpu_usage": .object(["total_usage": .number(String(x.cpu.total)),
+                                      "usage_in_kernelmode": .number(String(x.cpu.system)),
+                                      "usage_in_usermode": .number(String(x.cpu.user))]),
+                "system_cpu_usage": .number(String(x.systemCPU)),
+                "online_cpus": .number(String(x.onlineCPUs)),
+                "throttling_data": .object(["periods": .number(String(x.cpu.periods)),
+                                            "throttled_periods": .number(String(x.cpu.throttledPeriods)),
+                                            "throttled_time": .number(String(x.cpu.throttledTime))]),
+            ])
+        }
+        var stat = JSONObject()
+        for (k, v) in s.memoryStat.sorted(by: { $0.key < $1.key }) { stat[k] = .number(String(v)) }
+        var pids: JSONObject = ["current": .number(String(s.pids))]
+        if let l = s.pidsLimit { pids["limit"] = .number(String(l)) }
+        let running = s.read != ContainerRunState.zeroTime
+        return .object([
+            "read": .string(s.read), "preread": .string(p.read),
+            "pids_stats": .object(running ? pids : [:]),
+            "blkio_stats": .object(["io_service_bytes_recursive": .null, "io_serviced_recursive": .null,
+                                    "io_queue_recursive": .null, "io_service_time_recursive": .null,
+                                    "io_wait_time_recursive": .null, "io_merged_recursive": .null,
+                                    "io_time_recursive": .null, "sectors_recursive": .null]),
+            "num_procs": .number("0"), "storage_stats": .object([:]),
+            "cpu_stats": cpu(s), "precpu_stats": cpu(p),
+            "memory_stats": running ? .object(["usage": .number(String(s.memoryUsage)), "stats": .object(stat),
+                                               "limit": .number(String(s.memoryLimit))]) : .object([:]),
+            "name": .string(name), "id": .string(id),
+        ])
     }
 }

@@ -137,4 +137,44 @@ struct LifecycleTests {
             #expect(missing.status != 0 && missing.stderr.contains("No such container"))
         }
     }
+
+    @Test func statsReadings() throws {
+        try withImage { d in
+            #expect(try d.docker("run", "-d", "--name", "busy", "--memory", "64m", "--pids-limit", "30", "busybox:test", "sh", "-c",
+                                 "x=$(head -c 10000000 /dev/zero | tr '\\0' a); while true; do :; done").status == 0)
+            usleep(1_500_000)
+            let r = try d.docker("stats", "--no-stream", "--format", "{{.Name}}|{{.MemUsage}}|{{.MemPerc}}|{{.CPUPerc}}|{{.PIDs}}", "busy")
+            #expect(r.status == 0, "\(r.stderr)")
+            let f = trimmed(r.stdout).split(separator: "|").map(String.init)
+            #expect(f.count == 5, "\(r.stdout)")
+            if f.count == 5 {
+                #expect(f[0] == "busy")
+                // Usage under the limit, and the limit is the container's.
+                #expect(f[1].hasSuffix("/ 64MiB"), "\(f[1])")
+                let used = Double(f[1].split(separator: "M").first ?? "") ?? -1
+                #expect(used > 5 && used < 64, "\(f[1])")
+                let cpu = Double(f[3].dropLast()) ?? -1
+                #expect(cpu > 20 && cpu <= 210, "a busy loop on 2 cores: \(f[3])")
+                #expect(f[4] == "1")
+            }
+            let py = try d.python(#"""
+            import docker
+            c = docker.from_env()
+            s = c.containers.get("busy").stats(stream=False)
+            m = s["memory_stats"]
+            assert 0 < m["usage"] <= m["limit"] == 64 * 1024 * 1024, m
+            assert s["pids_stats"] == {"current": 1, "limit": 30}, s["pids_stats"]
+            assert s["cpu_stats"]["cpu_usage"]["total_usage"] > s["precpu_stats"]["cpu_usage"]["total_usage"] > 0
+            assert s["cpu_stats"]["system_cpu_usage"] > s["precpu_stats"]["system_cpu_usage"]
+            it = c.api.stats("busy", decode=True)
+            a, b = next(it), next(it)
+            assert b["cpu_stats"]["cpu_usage"]["total_usage"] > a["cpu_stats"]["cpu_usage"]["total_usage"]
+            print("ok")
+            """#)
+            #expect(py.stdout == "ok\n", "\(py.stdout) \(py.stderr)")
+            #expect(try d.docker("stop", "-t", "0", "busy").status == 0)
+            let stopped = try d.docker("stats", "--no-stream", "--format", "{{.MemUsage}}", "busy")
+            #expect(stopped.status == 0 && trimmed(stopped.stdout) == "0B / 0B", "\(stopped.stdout) \(stopped.stderr)")
+        }
+    }
 }

@@ -88,3 +88,57 @@ extension Cgroup {
         try readNumber(try target("pids", for: "the task count").directory, "pids.current")
     }
 }
+
+/// CPU time split and throttling, for `docker stats`.
+public struct CgroupCPUStats: Sendable, Equatable {
+    /// Nanoseconds.
+    public var total: UInt64 = 0
+    public var user: UInt64 = 0
+    public var system: UInt64 = 0
+    public var periods: UInt64 = 0
+    public var throttledPeriods: UInt64 = 0
+    /// Nanoseconds.
+    public var throttledTime: UInt64 = 0
+    public init() {}
+}
+
+extension Cgroup {
+    /// memory.stat as keys and numbers (v1: `cache`, `rss`, `total_inactive_file`…; v2: `anon`,
+    /// `file`, `inactive_file`…).
+    public func memoryStat() throws -> [String: UInt64] {
+        switch try target("memory", for: "memory statistics") {
+        case .v1(let dir), .v2(let dir): return try readKeyed(dir, "memory.stat")
+        }
+    }
+
+    /// The task limit (pids.max), nil when unlimited.
+    public func pidsLimit() throws -> UInt64? {
+        let text = try read(try target("pids", for: "the task limit").directory, "pids.max")
+        return text == "max" ? nil : UInt64(text)
+    }
+
+    /// CPU time (total, user, system) and throttling: v1 cpuacct and cpu.stat, v2 cpu.stat.
+    public func cpuStats() throws -> CgroupCPUStats {
+        var s = CgroupCPUStats()
+        s.total = try cpuUsage()
+        if layout.mode != .unified, let dir = directory(for: "cpuacct") {
+            // USER_HZ ticks (100 per second) → nanoseconds.
+            let k = (try? readKeyed(dir, "cpuacct.stat")) ?? [:]
+            s.user = (k["user"] ?? 0) * 10_000_000
+            s.system = (k["system"] ?? 0) * 10_000_000
+            if let cpu = directory(for: "cpu"), let t = try? readKeyed(cpu, "cpu.stat") {
+                s.periods = t["nr_periods"] ?? 0
+                s.throttledPeriods = t["nr_throttled"] ?? 0
+                s.throttledTime = t["throttled_time"] ?? 0
+            }
+        } else if let dir = unifiedDirectory {
+            let k = try readKeyed(dir, "cpu.stat")
+            s.user = (k["user_usec"] ?? 0) * 1000
+            s.system = (k["system_usec"] ?? 0) * 1000
+            s.periods = k["nr_periods"] ?? 0
+            s.throttledPeriods = k["nr_throttled"] ?? 0
+            s.throttledTime = (k["throttled_usec"] ?? 0) * 1000
+        }
+        return s
+    }
+}
