@@ -69,7 +69,7 @@ let package = Package(
         ], exclude: ["README.md"]),
         // The daemon's services (actors). Knows nothing of HTTP.
         .target(name: "BerthEngine", dependencies: [
-            "BerthCore", "BerthSystem", "BerthOCI", "BerthImage", "BerthRuntime", "BerthNetwork",
+            "BerthCore", "BerthSystem", "BerthOCI", "BerthArchive", "BerthImage", "BerthRuntime", "BerthNetwork",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -64,6 +64,18 @@ extension APIServer {
             let warnings = try await engine.containers.updateResources(ref, u)
             return APIServer.json(["Warnings": warnings])
         case ("GET", "stats"): return try statsContainer(ctx, ref)
+        case ("GET", "changes"):
+            let changes = try engine.containers.changes(ref)
+            return APIServer.json(changes.map { ["Path": JSONValue.string($0.path), "Kind": .number(String($0.kind.rawValue))] })
+        case ("GET", "export"):
+            _ = try engine.containers.get(ref)
+            let queue = ByteQueue()
+            let containers = engine.containers
+            let work = Task { do { try await containers.export(ref, into: queue) } catch { queue.close(error: error) } }
+            return .stream(headers: [("Content-Type", "application/x-tar")]) { writer in
+                defer { queue.abandon(); work.cancel() }
+                while let chunk = try await queue.take() { try await writer.write(chunk) }
+            }
         case ("GET", "top"):
             let (titles, rows) = try await engine.containers.top(ref, psArgs: ctx.query("ps_args"))
             return APIServer.json(ContainerTopResponse(Titles: titles, Processes: rows))

@@ -177,4 +177,29 @@ struct LifecycleTests {
             #expect(stopped.status == 0 && trimmed(stopped.stdout) == "0B / 0B", "\(stopped.stdout) \(stopped.stderr)")
         }
     }
+
+    @Test func diffAndExport() throws {
+        try withImage { d in
+            let run = try d.docker("run", "--name", "changed", "busybox:test", "sh", "-c",
+                                   "mkdir -p /tmp/new && echo x > /tmp/new/f && rm /etc/group && echo y >> /etc/passwd")
+            #expect(run.status == 0, "\(run.stderr)")
+            let diff = try d.docker("diff", "changed")
+            #expect(diff.stdout == "C /etc\nD /etc/group\nC /etc/passwd\nC /tmp\nA /tmp/new\nA /tmp/new/f\n", "\(diff.stdout)")
+            // Export of a stopped container: the merged filesystem, with the changes.
+            let out = d.dir + "/export.tar"
+            #expect(try d.docker("export", "-o", out, "changed").status == 0)
+            let list = try runCommand(["tar", "tf", out]).stdout.split(separator: "\n").map(String.init)
+            #expect(list.contains("bin/busybox") && list.contains("tmp/new/f") && list.contains("etc/passwd"))
+            #expect(!list.contains("etc/group"))
+            let passwd = try runCommand(["tar", "xOf", out, "etc/passwd"]).stdout
+            #expect(passwd.hasSuffix("y\n"))
+            #expect(TestDaemon.mounts(under: d.root).isEmpty, "the temporary rootfs mount is gone")
+            // A running container exports its live filesystem; stdout works too.
+            #expect(try d.docker("run", "-d", "--name", "live", "busybox:test", "sh", "-c", "echo live > /marker; sleep 30").status == 0)
+            usleep(300_000)
+            let piped = try runCommand(["sh", "-c", "docker export live | tar t | grep -c ^marker$"], env: ["DOCKER_HOST": d.host])
+            #expect(trimmed(piped.stdout) == "1", "\(piped.stdout) \(piped.stderr)")
+            #expect(try d.docker("diff", "nosuch").status != 0)
+        }
+    }
 }
