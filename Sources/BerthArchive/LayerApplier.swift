@@ -18,6 +18,12 @@ public struct LayerApplyOptions: Sendable {
     public var opaqueXattr: String
     /// The data copy buffer (allocated once per apply).
     public var bufferSize: Int
+    /// Interpret `.wh.` entries as whiteouts (layers). Off for plain archives (`docker cp`),
+    /// where such names are ordinary files.
+    public var whiteouts = true
+    /// Refuse to replace an existing directory with a non-directory or the reverse (`docker
+    /// cp`'s `noOverwriteDirNonDir`) instead of removing what is there.
+    public var noOverwriteDirNonDir = false
 
     /// A uid/gid shift (`container id + offset = host id`).
     public struct IDOffset: Sendable, Equatable {
@@ -149,7 +155,7 @@ private struct ApplyState {
         }
         let parentPath = comps.joined(separator: "/")
 
-        if base.hasPrefix(".wh.") {
+        if options.whiteouts && base.hasPrefix(".wh.") {
             if base == ".wh..wh..opq" {
                 try markOpaque(parentPath)
             } else if !base.hasPrefix(".wh..wh.") {
@@ -172,6 +178,9 @@ private struct ApplyState {
         case .directory:
             if try !FileAt.makeDirectory(at: parent, base, mode: 0o700) {
                 if try FileAt.status(at: parent, base)?.kind != .directory {
+                    if options.noOverwriteDirNonDir {
+                        throw BerthError.invalid("cannot overwrite non-directory \"\(path)\" with directory")
+                    }
                     try removeExisting(parent, base)
                     try FileAt.makeDirectory(at: parent, base, mode: 0o700)
                 }
@@ -292,6 +301,9 @@ private struct ApplyState {
     }
 
     mutating func removeExisting(_ parent: Int32, _ name: String) throws {
+        if options.noOverwriteDirNonDir, try FileAt.status(at: parent, name)?.kind == .directory {
+            throw BerthError.invalid("cannot overwrite directory \"\(name)\" with non-directory")
+        }
         // The cached parent may be the thing removed (or reached through it).
         let keep = cachedFD
         if parent == keep {

@@ -26,22 +26,37 @@ public enum LayerDiff {
         try state.walk(root, prefix: "", &writer)
         return state.entries
     }
+
+    /// Writes the entry `name` of the open directory `parent` (a file, or a directory with
+    /// everything below it) as a plain archive whose top entry is called `rename` (`docker cp`
+    /// out of a container). Nothing is followed; 0/0 character devices are written as devices.
+    @discardableResult
+    public static func write(entry name: String, in parent: Int32, as rename: String, to writer: inout TarWriter) throws -> Int {
+        var state = DiffState(opaqueXattr: "trusted.overlay.opaque")
+        state.plain = true
+        defer { state.buffer.deallocate() }
+        try state.walk(parent, prefix: "", only: name, renamedTo: rename, &writer)
+        return state.entries
+    }
 }
 
 private struct DiffState {
     let opaqueXattr: String
     var entries = 0
+    /// A plain archive (no whiteout or opaque translation).
+    var plain = false
     /// (device, inode) of files with several links → the first name written.
     var links: [[UInt64]: String] = [:]
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
 
     init(opaqueXattr: String) { self.opaqueXattr = opaqueXattr }
 
-    mutating func walk(_ dir: Int32, prefix: String, _ writer: inout TarWriter) throws {
-        let names = try FileAt.directoryEntries(fd: dir).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    mutating func walk(_ dir: Int32, prefix: String, only: String? = nil, renamedTo: String? = nil,
+                       _ writer: inout TarWriter) throws {
+        let names = try only.map { [$0] } ?? FileAt.directoryEntries(fd: dir).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         for name in names {
             guard let st = try FileAt.status(at: dir, name) else { continue }   // vanished
-            let path = prefix + name
+            let path = prefix + (renamedTo ?? name)
             var h = TarHeader(name: path, kind: .file, mode: st.permissions)
             h.uid = Int64(st.uid)
             h.gid = Int64(st.gid)
@@ -53,7 +68,7 @@ private struct DiffState {
                 h.kind = .directory
                 h.xattrs = filtered(xattrs)
                 try emit(h, &writer)
-                if xattrs.contains(where: { $0.key == opaqueXattr && $0.value == Array("y".utf8) }) {
+                if !plain && xattrs.contains(where: { $0.key == opaqueXattr && $0.value == Array("y".utf8) }) {
                     var o = TarHeader(name: path + "/.wh..wh..opq", kind: .file, mode: st.permissions & 0o777)
                     o.uid = h.uid
                     o.gid = h.gid
@@ -62,7 +77,7 @@ private struct DiffState {
                 let sub = try FileAt.openDirectory(at: dir, name)
                 defer { close(sub) }
                 try walk(sub, prefix: path + "/", &writer)
-            case .characterDevice where st.deviceMajor == 0 && st.deviceMinor == 0:
+            case .characterDevice where !plain && st.deviceMajor == 0 && st.deviceMinor == 0:
                 var w = TarHeader(name: prefix + ".wh." + name, kind: .file, mode: st.permissions & 0o777)
                 w.uid = h.uid
                 w.gid = h.gid

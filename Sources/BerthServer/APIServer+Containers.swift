@@ -64,6 +64,7 @@ extension APIServer {
             let warnings = try await engine.containers.updateResources(ref, u)
             return APIServer.json(["Warnings": warnings])
         case ("GET", "stats"): return try statsContainer(ctx, ref)
+        case ("HEAD", "archive"), ("GET", "archive"), ("PUT", "archive"): return try await archive(ctx, ref)
         case ("GET", "changes"):
             let changes = try engine.containers.changes(ref)
             return APIServer.json(changes.map { ["Path": JSONValue.string($0.path), "Kind": .number(String($0.kind.rawValue))] })
@@ -372,5 +373,57 @@ extension APIServer {
                                                "limit": .number(String(s.memoryLimit))]) : .object([:]),
             "name": .string(name), "id": .string(id),
         ])
+    }
+}
+
+extension APIServer {
+    /// `/containers/{id}/archive`: HEAD (stat header), GET (a tar of the path), PUT (extract a
+    /// tar into the directory at path) — `docker cp` both ways.
+    func archive(_ ctx: RequestContext, _ ref: String) async throws -> HTTPResponse {
+        guard let path = ctx.query("path"), !path.isEmpty else { throw BerthError.invalid("missing query parameter: path") }
+        let containers = engine.containers
+        switch ctx.request.method {
+        case "PUT":
+            let queue = ByteQueue()
+            let pumpTask = APIServer.pump(ctx.request.body, into: queue)
+            defer { pumpTask.cancel() }
+            try await containers.archivePut(ref, path: path, from: queue, noOverwriteDirNonDir: ctx.bool("noOverwriteDirNonDir"))
+            return .bytes(status: 200, headers: [], body: [])
+        default:
+            let st = try await containers.archiveStat(ref, path: path)
+            var obj = JSONObject()
+            obj["name"] = .string(st.name)
+            obj["size"] = .number(String(st.size))
+            obj["mode"] = .number(String(st.mode))
+            obj["mtime"] = .string(st.mtime)
+            obj["linkTarget"] = .string(st.linkTarget)
+            let header = ("X-Docker-Container-Path-Stat", Base64.encode(JSON.serialize(.object(obj))))
+            if ctx.request.method == "HEAD" { return .bytes(status: 200, headers: [header], body: []) }
+            let queue = ByteQueue()
+            let work = Task { do { try await containers.archiveGet(ref, path: path, into: queue) } catch { queue.close(error: error) } }
+            return .stream(headers: [("Content-Type", "application/x-tar"), header]) { writer in
+                defer { queue.abandon(); work.cancel() }
+                while let chunk = try await queue.take() { try await writer.write(chunk) }
+            }
+        }
+    }
+}
+
+/// RFC 4648 base64 (standard alphabet, padded).
+enum Base64 {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i < bytes.count {
+            let b0 = bytes[i], b1 = i + 1 < bytes.count ? bytes[i + 1] : 0, b2 = i + 2 < bytes.count ? bytes[i + 2] : 0
+            out.append(alphabet[Int(b0 >> 2)])
+            out.append(alphabet[Int((b0 & 3) << 4 | b1 >> 4)])
+            out.append(i + 1 < bytes.count ? alphabet[Int((b1 & 15) << 2 | b2 >> 6)] : UInt8(ascii: "="))
+            out.append(i + 2 < bytes.count ? alphabet[Int(b2 & 63)] : UInt8(ascii: "="))
+            i += 3
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

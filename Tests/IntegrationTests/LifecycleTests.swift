@@ -202,4 +202,67 @@ struct LifecycleTests {
             #expect(try d.docker("diff", "nosuch").status != 0)
         }
     }
+
+    @Test func copyBothWays() throws {
+        try withImage { d in
+            let src = d.dir + "/cpsrc"
+            try FileManager.default.createDirectory(atPath: src + "/dir/sub", withIntermediateDirectories: true)
+            try "hello\n".write(toFile: src + "/dir/sub/a", atomically: false, encoding: .utf8)
+            try "f\n".write(toFile: src + "/file", atomically: false, encoding: .utf8)
+            #expect(try d.docker("run", "-d", "--name", "cp1", "-v", "cpvol:/vol", "busybox:test", "sh", "-c",
+                                 "ln -s / /escape; ln -s /etc/passwd /plink; sleep 60").status == 0)
+            usleep(300_000)
+            // Host → container: a file, and a directory into a volume (seen through the container's mounts).
+            #expect(try d.docker("cp", src + "/file", "cp1:/tmp/").status == 0)
+            let dir = try d.docker("cp", src + "/dir", "cp1:/vol/")
+            #expect(dir.status == 0, "\(dir.stderr)")
+            #expect(try d.docker("exec", "cp1", "cat", "/tmp/file", "/vol/dir/sub/a").stdout == "f\nhello\n")
+            #expect(FileManager.default.fileExists(atPath: d.root + "/volumes/cpvol/_data/dir/sub/a"))
+            // Container → host: a directory, a directory's contents, a file to stdout.
+            #expect(try d.docker("cp", "cp1:/etc", d.dir + "/etc-out").status == 0)
+            #expect(FileManager.default.fileExists(atPath: d.dir + "/etc-out/passwd"))
+            #expect(try d.docker("cp", "cp1:/vol/dir/.", d.dir + "/contents").status == 0)
+            #expect(FileManager.default.fileExists(atPath: d.dir + "/contents/sub/a"))
+            let piped = try runCommand(["sh", "-c", "docker cp cp1:/etc/passwd - | tar t"], env: ["DOCKER_HOST": d.host])
+            #expect(piped.stdout == "passwd\n", "\(piped.stdout) \(piped.stderr)")
+            // Symlinks resolve inside the container: /escape -> / is the container's root.
+            let hostile = try d.docker("cp", "cp1:/escape/etc/hostname", d.dir + "/h")
+            #expect(hostile.status == 0, "\(hostile.stderr)")
+            let hostname = try String(contentsOfFile: d.dir + "/h", encoding: .utf8)
+            #expect(hostname == (try String(contentsOfFile: d.root + "/containers/" + trimmed(try d.docker("inspect", "-f", "{{.Id}}", "cp1").stdout) + "/hostname", encoding: .utf8)))
+            // A tar whose entries climb out lands inside the target directory.
+            let evil = d.dir + "/evil.tar"
+            let mk = try runCommand(["python3", "-c", """
+            import io, tarfile, sys
+            with tarfile.open(sys.argv[1], "w") as t:
+                for name in ["../../../../tmp/berth-cp-escape", "/abs-escape"]:
+                    data = b"pwned"
+                    i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+            """, evil])
+            #expect(mk.status == 0, "\(mk.stderr)")
+            let put = try runCommand(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", d.socket, "-X", "PUT",
+                                      "--data-binary", "@" + evil, "-H", "Content-Type: application/x-tar",
+                                      "http://x/containers/cp1/archive?path=/tmp"])
+            // Refused as a breakout (as Docker does), and nothing reached the host.
+            #expect(put.stdout == "400", "\(put.stdout) \(put.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: "/tmp/berth-cp-escape"))
+            #expect(!FileManager.default.fileExists(atPath: "/abs-escape"))
+            // Bad input.
+            let missing = try d.docker("cp", "cp1:/nosuch", d.dir + "/x")
+            #expect(missing.status != 0 && missing.stderr.contains("Could not find the file /nosuch"), "\(missing.stderr)")
+            let notDir = try runCommand(["curl", "-s", "--unix-socket", d.socket, "-X", "PUT", "--data-binary", "@" + evil,
+                                         "http://x/containers/cp1/archive?path=/etc/passwd"])
+            #expect(notDir.stdout.contains("extraction point is not a directory"), "\(notDir.stdout)")
+            #expect(try d.docker("run", "-d", "--name", "ro", "--read-only", "busybox:test", "sleep", "30").status == 0)
+            let ro = try d.docker("cp", src + "/file", "ro:/tmp/")
+            #expect(ro.status != 0 && ro.stderr.contains("read-only"), "\(ro.stderr)")
+            // A stopped container: both ways through its filesystem.
+            #expect(try d.docker("stop", "-t", "0", "cp1").status == 0)
+            #expect(try d.docker("cp", src + "/file", "cp1:/etc/copied").status == 0)
+            #expect(try d.docker("cp", "cp1:/etc/copied", d.dir + "/back").status == 0)
+            #expect(try String(contentsOfFile: d.dir + "/back", encoding: .utf8) == "f\n")
+            let id = trimmed(try d.docker("inspect", "-f", "{{.Id}}", "cp1").stdout)
+            #expect(!TestDaemon.mounts(under: d.root + "/containers").contains { $0.contains(id) }, "the temporary mount is gone")
+        }
+    }
 }

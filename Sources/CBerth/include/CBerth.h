@@ -10,4 +10,5 @@
 #include "berth_seccomp.h"
 #include "berth_xattr.h"
 #include "berth_net.h"
+#include "berth_netlink.h"
 #endif
