@@ -70,6 +70,8 @@ public struct ContainerState: Codable, Sendable {
     public var Error: String
     public var StartedAt: String
     public var FinishedAt: String
+    /// Only for containers with a healthcheck.
+    public var Health: ContainerHealth?
     public init(Status: String, Running: Bool, Paused: Bool = false, Restarting: Bool = false, OOMKilled: Bool, Dead: Bool = false,
                 Pid: Int, ExitCode: Int, Error: String, StartedAt: String, FinishedAt: String) {
         self.Status = Status; self.Running = Running; self.Paused = Paused; self.Restarting = Restarting
@@ -260,6 +262,23 @@ public enum HumanDuration {
         if hours < 24 * 365 * 2 { return "\(hours / 24 / 30) months" }
         return "\(Int(d / 3600) / 24 / 365) years"
     }
+}
+
+/// `State.Health` of a container with a healthcheck.
+public struct ContainerHealth: Codable, Sendable {
+    public struct Log: Codable, Sendable {
+        public var Start: String
+        public var End: String
+        public var ExitCode: Int
+        public var Output: String
+        public init(Start: String, End: String, ExitCode: Int, Output: String) {
+            self.Start = Start; self.End = End; self.ExitCode = ExitCode; self.Output = Output
+        }
+    }
+    public var Status: String
+    public var FailingStreak: Int
+    public var Log: [Log]
+    public init(Status: String, FailingStreak: Int, Log: [Log]) { self.Status = Status; self.FailingStreak = FailingStreak; self.Log = Log }
 }
 
 /// `GET /containers/{id}/top`.

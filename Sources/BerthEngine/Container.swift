@@ -19,10 +19,26 @@ public struct ContainerRunState: Codable, Sendable, Equatable {
     public var finishedAt: String = ContainerRunState.zeroTime
     /// Stopped by the user (stop/kill): restart policies other than `always` do not restart it.
     public var stoppedByUser = false
+    /// The healthcheck's state while the container has one (Docker's `State.Health`).
+    public var health: HealthState? = nil
 
     public static let zeroTime = "0001-01-01T00:00:00Z"
 
     public var isRunning: Bool { status == .running || status == .paused || status == .restarting }
+}
+
+/// Docker's `Health`: `starting`, `healthy` or `unhealthy`, the failures in a row, and the
+/// last five probes.
+public struct HealthState: Codable, Sendable, Equatable {
+    public struct Probe: Codable, Sendable, Equatable {
+        public var start: String
+        public var end: String
+        public var exitCode: Int
+        public var output: String
+    }
+    public var status = "starting"
+    public var failingStreak = 0
+    public var log: [Probe] = []
 }
 
 /// A mount as resolved at create (bind, tmpfs or volume), for inspect and the spec.

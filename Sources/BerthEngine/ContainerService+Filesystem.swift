@@ -92,3 +92,33 @@ extension ContainerService {
         return out
     }
 }
+
+extension ContainerService {
+    /// Bytes the container wrote (its upper layer) and that plus its image (`size=1`).
+    public func sizes(_ c: Container) -> (rw: Int64, rootfs: Int64) {
+        let rw = (try? FileAt.treeSize(directory(c.id) + "/diff")) ?? 0
+        let image = images.store.record(c.image)?.size ?? 0
+        return (rw, rw + image)
+    }
+
+    /// `POST /containers/prune`: removes every stopped container `keep` accepts. Returns their
+    /// ids and the bytes their writable layers held.
+    public func prune(matching keep: (Container) -> Bool) async -> (ids: [String], bytes: Int64) {
+        var ids: [String] = [], bytes: Int64 = 0
+        let candidates = table.withLock { t in
+            t.entries.values.filter { !$0.container.state.isRunning && $0.busy == nil }.map(\.container)
+        }
+        for c in candidates where keep(c) {
+            let size = sizes(c).rw
+            do {
+                try await remove(c.id, force: false, volumes: false)
+                ids.append(c.id)
+                bytes += size
+            } catch {
+                logger.debug("prune skipped a container", metadata: ["id": "\(c.id)", "error": "\(error)"])
+            }
+        }
+        events.publish(type: "container", action: "prune", actorID: "", attributes: ["reclaimed": "\(bytes)"])
+        return (ids, bytes)
+    }
+}

@@ -168,13 +168,17 @@ extension ContainerService {
             s.error = ""
             s.oomKilled = false
             s.stoppedByUser = false
+            s.health = Self.healthcheck(t.entries[id]!.container) == nil ? nil : HealthState()
             s.startedAt = WallClock.now().rfc3339Nano
             t.entries[id]!.container.state = s
             t.entries[id]!.busy = nil
             save(t.entries[id]!.container)
             return (t.entries[id]!.container, t.entries[id]!.exitPending)
         }
-        if let updated { publish(updated, "start") }
+        if let updated {
+            publish(updated, "start")
+            startHealthMonitor(id)
+        }
         if exitPending || !watching { monitorClosed(id) }
     }
 

@@ -199,6 +199,7 @@ public final class ContainerService: Sendable {
             }
         }
         for id in adopt {
+            startHealthMonitor(id)
             let path = attachSocket(id)
             Task { [self] in
                 let ok = await MonitorConnection.watch(path: path) { [self] in self.monitorClosed(id) }

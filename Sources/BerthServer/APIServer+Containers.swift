@@ -14,6 +14,7 @@ extension APIServer {
             switch (m, first) {
             case ("GET", "json"): return try listContainers(ctx)
             case ("POST", "create"): return try await createContainer(ctx)
+            case ("POST", "prune"): return try await pruneContainers(ctx)
             case ("DELETE", _):
                 try await engine.containers.remove(first, force: ctx.bool("force"), volumes: ctx.bool("v"))
                 return .bytes(status: 204, headers: [], body: [])
@@ -116,15 +117,22 @@ extension APIServer {
     func inspectContainer(_ ctx: RequestContext, _ ref: String) throws -> HTTPResponse {
         let c = try engine.containers.get(ref)
         let execIDs = engine.containers.list().first { $0.container.id == c.id }?.execIDs ?? []
-        return APIServer.json(inspect(c, execIDs: execIDs))
+        var out = inspect(c, execIDs: execIDs)
+        if ctx.bool("size") { (out.SizeRw, out.SizeRootFs) = engine.containers.sizes(c) }
+        return APIServer.json(out)
     }
 
     func inspect(_ c: Container, execIDs: [String]) -> ContainerInspect {
         let s = c.state
-        let state = ContainerState(
+        var state = ContainerState(
             Status: s.status.rawValue, Running: s.isRunning, Paused: s.status == .paused, Restarting: s.status == .restarting,
             OOMKilled: s.oomKilled, Dead: s.status == .dead, Pid: Int(s.pid), ExitCode: s.exitCode, Error: s.error,
             StartedAt: s.startedAt, FinishedAt: s.finishedAt)
+        if let h = s.health {
+            state.Health = ContainerHealth(Status: h.status, FailingStreak: h.failingStreak, Log: h.log.map {
+                ContainerHealth.Log(Start: $0.start, End: $0.end, ExitCode: $0.exitCode, Output: $0.output)
+            })
+        }
         let dir = engine.containers.root + "/" + c.id
         var lower = ""
         if let top = engine.images.store.record(c.image)?.layers.last?.chainID,
@@ -207,7 +215,7 @@ extension APIServer {
             if let nets = f.values["network"], !nets.contains(c.networkMode) { return false }
             if let v = f.values["volume"], !v.isEmpty,
                !c.mounts.contains(where: { v.contains($0.source) || v.contains($0.destination) || v.contains($0.name ?? "") }) { return false }
-            if let h = f.values["health"], !h.isEmpty, !h.contains("none") { return false }
+            if let h = f.values["health"], !h.isEmpty, !h.contains(c.state.health?.status ?? "none") { return false }
             if let t = f.values["is-task"], t.contains("true") { return false }
             return true
         }
@@ -222,6 +230,7 @@ extension APIServer {
             if case .object(let settings) = networkSettings(c), let networks = settings["Networks"] {
                 summary.NetworkSettings = .object(["Networks": networks])
             }
+            if ctx.bool("size") { (summary.SizeRw, summary.SizeRootFs) = engine.containers.sizes(c) }
             return summary
         }
         return APIServer.json(summaries)
@@ -240,7 +249,9 @@ extension APIServer {
             return Double(now.seconds - w.seconds) + Double(Int(now.nanoseconds) - Int(w.nanoseconds)) / 1e9
         }
         switch s.status {
-        case .running: return "Up " + HumanDuration.describe(seconds: since(s.startedAt))
+        case .running:
+            let health = s.health.map { $0.status == "starting" ? " (health: starting)" : " (\($0.status))" } ?? ""
+            return "Up " + HumanDuration.describe(seconds: since(s.startedAt)) + health
         case .paused: return "Up " + HumanDuration.describe(seconds: since(s.startedAt)) + " (Paused)"
         case .restarting: return "Restarting (\(s.exitCode)) " + HumanDuration.describe(seconds: since(s.finishedAt)) + " ago"
         case .removing: return "Removal In Progress"
@@ -425,5 +436,26 @@ enum Base64 {
             i += 3
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension APIServer {
+    /// `POST /containers/prune`: stopped containers, filters `until` and `label`/`label!`.
+    func pruneContainers(_ ctx: RequestContext) async throws -> HTTPResponse {
+        let f = try ctx.filters()
+        try f.validate(["until", "label", "label!"])
+        let now = WallClock.now().seconds * 1_000_000_000
+        let until = try f["until"].first.map { try APIServer.timestamp($0, now: now, what: "until") }
+        let (ids, bytes) = await engine.containers.prune { c in
+            if let until, let created = WallClock(rfc3339: c.created),
+               created.seconds * 1_000_000_000 + Int64(created.nanoseconds) > until { return false }
+            guard f.matchLabels(c.config.Labels) else { return false }
+            if !f["label!"].isEmpty && f.matchLabels(c.config.Labels, key: "label!") { return false }
+            return true
+        }
+        var obj = JSONObject()
+        obj["ContainersDeleted"] = ids.isEmpty ? .null : .array(ids.map { .string($0) })
+        obj["SpaceReclaimed"] = .number(String(bytes))
+        return APIServer.json(JSONValue.object(obj))
     }
 }

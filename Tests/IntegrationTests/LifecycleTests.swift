@@ -265,4 +265,59 @@ struct LifecycleTests {
             #expect(!TestDaemon.mounts(under: d.root + "/containers").contains { $0.contains(id) }, "the temporary mount is gone")
         }
     }
+
+    @Test func healthchecks() throws {
+        try withImage { d in
+            let since = String(Int(Date().timeIntervalSince1970) - 1)
+            #expect(try d.docker("run", "-d", "--name", "hc", "--health-cmd", "test -f /tmp/ok", "--health-interval", "300ms",
+                                 "--health-retries", "2", "busybox:test", "sh", "-c", "touch /tmp/ok; sleep 60").status == 0)
+            func health(_ n: String) throws -> String { trimmed(try d.docker("inspect", "-f", "{{.State.Health.Status}}", n).stdout) }
+            #expect(try health("hc") == "starting")
+            #expect(try eventually(10) { try health("hc") == "healthy" })
+            #expect(try d.docker("ps", "--format", "{{.Status}}", "--filter", "name=hc").stdout.contains("(healthy)"))
+            #expect(try d.docker("exec", "hc", "rm", "/tmp/ok").status == 0)
+            #expect(try eventually(10) { try health("hc") == "unhealthy" })
+            let streak = Int(trimmed(try d.docker("inspect", "-f", "{{.State.Health.FailingStreak}}", "hc").stdout)) ?? 0
+            #expect(streak >= 2)
+            // The log keeps the last five probes.
+            #expect(try eventually(10) { trimmed(try d.docker("inspect", "-f", "{{len .State.Health.Log}}", "hc").stdout) == "5" })
+            usleep(700_000)
+            #expect(trimmed(try d.docker("inspect", "-f", "{{len .State.Health.Log}}", "hc").stdout) == "5")
+            // A probe that outlives its timeout fails with Docker's message.
+            #expect(try d.docker("run", "-d", "--name", "slow", "--health-cmd", "sleep 5", "--health-interval", "200ms",
+                                 "--health-timeout", "300ms", "--health-retries", "1", "busybox:test", "sleep", "60").status == 0)
+            #expect(try eventually(10) { try health("slow") == "unhealthy" })
+            #expect(try d.docker("inspect", "-f", "{{(index .State.Health.Log 0).Output}}", "slow").stdout.contains("Health check exceeded timeout (300ms)"))
+            // --health-cmd none (and no healthcheck) has no Health.
+            #expect(try d.docker("run", "-d", "--name", "none", "--no-healthcheck", "busybox:test", "sleep", "60").status == 0)
+            #expect(trimmed(try d.docker("inspect", "-f", "{{.State.Health}}", "none").stdout) == "<nil>")
+            let until = String(Int(Date().timeIntervalSince1970) + 1)
+            let events = try d.docker("events", "--since", since, "--until", until, "--filter", "container=hc")
+            #expect(events.stdout.contains("health_status: healthy") && events.stdout.contains("health_status: unhealthy"), "\(events.stdout)")
+            // Probes are not left behind as exec instances (at most the one in flight).
+            let execs = trimmed(try d.docker("inspect", "-f", "{{len .ExecIDs}}", "hc").stdout)
+            #expect(execs == "0" || execs == "1", "\(execs)")
+        }
+    }
+
+    @Test func pruneAndSizes() throws {
+        try withImage { d in
+            #expect(try d.docker("run", "--name", "writer", "--label", "keep=no", "busybox:test", "sh", "-c", "head -c 100000 /dev/zero > /blob").status == 0)
+            #expect(try d.docker("create", "--name", "fresh", "--label", "keep=yes", "busybox:test", "true").status == 0)
+            #expect(try d.docker("run", "-d", "--name", "alive", "busybox:test", "sleep", "30").status == 0)
+            let sizes = try d.docker("ps", "-a", "-s", "--filter", "name=writer", "--format", "{{.Size}}")
+            #expect(sizes.stdout.hasPrefix("100kB") || sizes.stdout.hasPrefix("100.1kB") || sizes.stdout.hasPrefix("1"), "\(sizes.stdout)")
+            let rw = Int(trimmed(try d.docker("inspect", "-s", "-f", "{{.SizeRw}}", "writer").stdout)) ?? 0
+            #expect(rw >= 100_000 && rw < 120_000, "\(rw)")
+            // Prune with a label filter keeps what does not match; running containers stay.
+            let some = try d.docker("container", "prune", "-f", "--filter", "label=keep=no")
+            #expect(some.status == 0, "\(some.stderr)")
+            #expect(some.stdout.contains("Total reclaimed space:"), "\(some.stdout)")
+            #expect(try d.docker("inspect", "writer").status != 0)
+            #expect(try d.docker("inspect", "fresh").status == 0)
+            let rest = try d.docker("container", "prune", "-f")
+            #expect(rest.status == 0)
+            #expect(trimmed(try d.docker("ps", "-a", "--format", "{{.Names}}").stdout) == "alive")
+        }
+    }
 }
