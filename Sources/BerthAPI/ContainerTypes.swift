@@ -147,6 +147,9 @@ public struct ContainerSummary: Codable, Sendable {
         public var PrivatePort: Int
         public var PublicPort: Int?
         public var `Type`: String
+        public init(IP: String?, PrivatePort: Int, PublicPort: Int?, Type: String) {
+            self.IP = IP; self.PrivatePort = PrivatePort; self.PublicPort = PublicPort; self.Type = Type
+        }
     }
     public var Id: String
     public var Names: [String]

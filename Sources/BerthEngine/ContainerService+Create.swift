@@ -56,6 +56,10 @@ extension ContainerService {
                           config: config, hostConfig: host, image: image.record.id, imageName: imageName,
                           mounts: mounts, state: ContainerRunState())
         c.endpoints = endpoints.isEmpty ? nil : endpoints
+        if (c.config.Hostname ?? "").isEmpty {
+            // Docker records the hostname it gives: the short id, or the host's.
+            c.config.Hostname = ContainerSpecBuilder.hostname(c)
+        }
         try table.withLock { t in
             if c.name.isEmpty {
                 var n = NameGenerator.random()
@@ -144,7 +148,13 @@ extension ContainerService {
         case "", "default", "none", "host": break
         default:
             if mode.hasPrefix("container:") {
-                throw BerthError.unsupported("network mode \"\(mode)\" is not available yet")
+                if mode.count == "container:".count { throw BerthError.invalid("invalid network mode: \(mode)") }
+                if !(h.PortBindings ?? [:]).isEmpty || h.PublishAllPorts == true {
+                    throw BerthError.invalid("conflicting options: port publishing and the container type network mode")
+                }
+                if !(h.ExtraHosts ?? []).isEmpty {
+                    throw BerthError.invalid("conflicting options: custom host-to-IP mapping and the network mode")
+                }
             }
         }
         if mode == "host" && !(h.PortBindings ?? [:]).isEmpty {
@@ -413,14 +423,10 @@ extension ContainerService {
         return "/" + parts.joined(separator: "/")
     }
 
-    /// The container's own files: directories for the overlay, hostname, hosts, resolv.conf.
-    func makeFiles(_ c: Container) throws {
-        let dir = directory(c.id)
-        try FileSystem.makeDirectories(dir, mode: 0o710)
-        for sub in ["diff", "work", "rootfs"] { try FileSystem.makeDirectories("\(dir)/\(sub)", mode: 0o755) }
+    /// A container's /etc/hosts: the host's with `--network host`, else localhost and the IPv6
+    /// names; then `entries` (its own address and legacy links) and `--add-host`.
+    func hostsFile(_ c: Container, entries: [(String, String)]) throws -> String {
         let hostNetwork = c.hostConfig.NetworkMode == "host"
-        let hostname = ContainerSpecBuilder.hostname(c)
-        try FileSystem.writeAtomically("\(dir)/hostname", Array((hostname + "\n").utf8), durable: false)
         var hosts: String
         if hostNetwork {
             hosts = (try? FileSystem.readString("/etc/hosts")) ?? "127.0.0.1\tlocalhost\n"
@@ -436,16 +442,33 @@ extension ContainerService {
 
             """
         }
+        for (ip, names) in entries { hosts += "\(ip)\t\(names)\n" }
         for entry in c.hostConfig.ExtraHosts ?? [] {
             let sep: Character = entry.contains("=") ? "=" : ":"
             guard let i = entry.firstIndex(of: sep) else { throw BerthError.invalid("invalid extra host: \(entry)") }
-            let name = entry[..<i], ip = entry[entry.index(after: i)...]
+            let name = entry[..<i]
+            var ip = String(entry[entry.index(after: i)...])
             if ip == "host-gateway" {
-                throw BerthError.unsupported("host-gateway needs bridge networking, which is not available yet")
+                // Docker's host-gateway: the default bridge's address on the host.
+                guard let gw = networks.list().first(where: { $0.builtin && $0.driver == "bridge" })?.subnets.first?.gateway else {
+                    throw BerthError.invalid("unable to derive the IP value for host-gateway: the default bridge is disabled")
+                }
+                ip = gw
             }
             guard !name.isEmpty, !ip.isEmpty else { throw BerthError.invalid("invalid extra host: \(entry)") }
             hosts += "\(ip)\t\(name)\n"
         }
+        return hosts
+    }
+
+    /// The container's own files: directories for the overlay, hostname, hosts, resolv.conf.
+    func makeFiles(_ c: Container) throws {
+        let dir = directory(c.id)
+        try FileSystem.makeDirectories(dir, mode: 0o710)
+        for sub in ["diff", "work", "rootfs"] { try FileSystem.makeDirectories("\(dir)/\(sub)", mode: 0o755) }
+        let hostname = ContainerSpecBuilder.hostname(c)
+        try FileSystem.writeAtomically("\(dir)/hostname", Array((hostname + "\n").utf8), durable: false)
+        let hosts = try hostsFile(c, entries: [])
         try FileSystem.writeAtomically("\(dir)/hosts", Array(hosts.utf8), durable: false)
         try FileSystem.writeAtomically("\(dir)/resolv.conf", Array(ResolvConf.make(for: c.hostConfig).utf8), durable: false)
         save(c)

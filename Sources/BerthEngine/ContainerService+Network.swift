@@ -20,16 +20,15 @@ extension ContainerService {
             if !(host.Links ?? []).isEmpty { throw BerthError.invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior") }
             return [:]
         }
-        // Until containers are wired to bridges at start, the default mode keeps a private
-        // network namespace with only lo, and an explicit bridge network is refused clearly.
-        if mode == "default" && (networking?.EndpointsConfig ?? [:]).allSatisfy({ ($0.key == "default" || $0.key == "bridge") && Self.asksNothing($0.value) }) {
+        if (mode == "default" || mode == "bridge") && networks.defaultBridge == nil {
+            // berthd --bridge none: the default mode is a private namespace with only lo.
+            if mode == "bridge" { throw BerthError.invalid("network bridge not found") }
             return [:]
-        }
-        if !networks.wiringAvailable {
-            throw BerthError.unsupported("network mode \"\(mode == "default" ? "bridge" : mode)\" is not available yet: containers are not wired to bridge networks yet; use --network none or --network host")
         }
         let primary = mode == "default" ? "bridge" : mode
         var asked = networking?.EndpointsConfig ?? [:]
+        // The docker CLI sends an empty endpoint keyed "default" for the default network.
+        if let d = asked.removeValue(forKey: "default"), asked[primary] == nil { asked[primary] = d }
         if asked[primary] == nil {
             // The docker CLI keys the endpoint by the name as typed; match an id or prefix too.
             if let key = asked.keys.first(where: { (try? networks.get($0).name) == (try? networks.get(primary).name) }) {
@@ -130,9 +129,9 @@ extension ContainerService {
         if c.endpoints?[net.name] != nil {
             throw BerthError.permissionDenied("endpoint with name \(c.name) already exists in network \(net.name)")
         }
-        let e = try endpoint(on: net, settings, links: [])
+        var e = try endpoint(on: net, settings, links: [])
         if c.state.isRunning {
-            throw BerthError.unsupported("connecting a running container is not available yet")
+            e = try connectRunning(c, net, e)
         }
         _ = update(c.id) { entry in
             var eps = entry.container.endpoints ?? [:]
@@ -149,10 +148,45 @@ extension ContainerService {
         guard c.endpoints?[net.name] != nil else {
             throw BerthError.permissionDenied("container \(c.id) is not connected to network \(net.name)")
         }
-        if c.state.isRunning {
-            throw BerthError.unsupported("disconnecting a running container is not available yet")
+        if c.state.isRunning, let e = c.endpoints?[net.name] {
+            if let nl = try? Netlink.open() {
+                defer { nl.close() }
+                if !e.hostVeth.isEmpty { try nl.deleteLink(e.hostVeth, ignoreMissing: true) }
+            }
+            if !e.ipv4.isEmpty { networks.release(e.networkID, e.ipv4) }
         }
         _ = update(c.id) { entry in entry.container.endpoints?[net.name] = nil }
         networks.events.publish(type: "network", action: "disconnect", actorID: net.id, attributes: ["container": c.id, "name": net.name, "type": net.driver])
+    }
+}
+
+extension ContainerService {
+    /// Wires a running container to one more network: an address, a veth pair whose container
+    /// end is the next free `ethN`, no default route (the first network keeps it).
+    func connectRunning(_ c: Container, _ net: NetworkRecord, _ asked: ContainerEndpoint) throws -> ContainerEndpoint {
+        var e = asked
+        let got = try networks.allocate(net.id, requested: e.requestedIPv4)
+        let used = Set((c.endpoints ?? [:]).values.map(\.interface))
+        e.ipv4 = got.address
+        e.prefixLength = got.prefix
+        e.gateway = got.gateway
+        e.mac = e.requestedMAC ?? macAddress(for: got.address)
+        e.interface = (0...).lazy.map { "eth\($0)" }.first { !used.contains($0) }!
+        e.hostVeth = "veth" + String(NetworkService.randomID().prefix(7))
+        e.endpointID = NetworkService.randomID()
+        do {
+            let nsFD = try FD.open("/proc/\(c.state.pid)/ns/net", O_RDONLY | O_CLOEXEC)
+            defer { FD.close(nsFD) }
+            let host = try Netlink.open()
+            defer { host.close() }
+            let inside = try Netlink.open(inNamespaceOf: nsFD)
+            defer { inside.close() }
+            try plug(e, into: net, host: host, inside: inside, namespace: nsFD, defaultRoute: false)
+        } catch {
+            if let nl = try? Netlink.open() { try? nl.deleteLink(e.hostVeth, ignoreMissing: true); nl.close() }
+            networks.release(net.id, got.address)
+            throw error
+        }
+        return e
     }
 }

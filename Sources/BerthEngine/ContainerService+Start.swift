@@ -80,8 +80,20 @@ extension ContainerService {
         try mountVolumes(c, rootfs: rootfs)
 
         marks.append(("mount", WallClock.now()))
+        var joinNetwork: String?
+        if let mode = c.hostConfig.NetworkMode, mode.hasPrefix("container:") {
+            let other = try get(String(mode.dropFirst("container:".count)))
+            guard other.state.isRunning, other.state.pid > 0 else {
+                throw BerthError.conflict("cannot join network namespace of a non running container: \(other.id)")
+            }
+            joinNetwork = "/proc/\(other.state.pid)/ns/net"
+        }
+        let c = try prepareNetwork(c)
+        var wired = false
+        defer { if !wired { unwireNetwork(c.id) } }
+        _ = update(id) { $0.container.endpoints = c.endpoints; $0.container.ports = c.ports }
         let spec = try ContainerSpecBuilder(container: c, rootfs: rootfs, directory: dir, defaultSeccomp: defaultSeccomp,
-                                            tiniPath: tiniPath).build()
+                                            tiniPath: tiniPath, networkNamespace: joinNetwork).build()
         var enc = BerthJSONEncoder()
         enc.options = []
         try FileSystem.writeAtomically("\(dir)/config.json", try enc.encode(spec), mode: 0o600, durable: false)
@@ -119,6 +131,19 @@ extension ContainerService {
         }
 
         marks.append(("berth-init create", WallClock.now()))
+        if c.endpoints?.isEmpty == false {
+            do {
+                guard let pid = try? runtime.record(id).pid else { throw BerthError(.internal, "no runtime record after create") }
+                try wireNetwork(c, pid: pid)
+            } catch {
+                if let r = try? runtime.record(id), let fd = try? ProcessControl.openPidFD(r.pid) {
+                    try? ProcessControl.signal(pidfd: fd, SIGKILL)
+                    FD.close(fd)
+                }
+                throw BerthError(.system, "failed to set up container networking: \((error as? BerthError)?.message ?? "\(error)")")
+            }
+            marks.append(("network", WallClock.now()))
+        }
         // The monitor is listening: hand the early attaches their connections.
         let pending = table.withLock { t -> [PendingAttach] in
             let p = t.entries[id]?.pendingAttaches ?? []
@@ -158,6 +183,7 @@ extension ContainerService {
             logger.debug("start \(id.prefix(12)): \(text)")
         }
         mounted = false
+        wired = true
         let record = try? runtime.record(id)
         let (updated, exitPending) = table.withLock { t -> (Container?, Bool) in
             guard t.entries[id] != nil else { return (nil, false) }
@@ -240,6 +266,7 @@ extension ContainerService {
         try? FileSystem.removeTree(runtime.directory(id))
         try? Mounts.unmount(rootfsPath(id), detach: true)
         if let c = try? get(id) { releaseVolumes(c) }
+        unwireNetwork(id)
         let (updated, waiters, autoRemove) = table.withLock { t -> (Container?, [Waiter], Bool) in
             guard t.entries[id] != nil else { return (nil, [], false) }
             var s = t.entries[id]!.container.state

@@ -17,6 +17,8 @@ struct ContainerSpecBuilder {
     var directory: String
     var defaultSeccomp: RuntimeSpec.Seccomp?
     var tiniPath: String?
+    /// `--network container:NAME`: the other container's network namespace to join.
+    var networkNamespace: String? = nil
 
     var host: HostConfig { container.hostConfig }
     var config: ContainerConfig { container.config }
@@ -68,7 +70,7 @@ struct ContainerSpecBuilder {
         if host.UTSMode == "host" || host.NetworkMode == "host" { ns.removeAll { $0 == "uts" } }
         if host.NetworkMode == "host" { ns.removeAll { $0 == "network" } }
         if host.CgroupnsMode != "host" { ns.append("cgroup") }
-        spec.linux?.namespaces = ns.map { RuntimeSpec.Namespace(type: $0) }
+        spec.linux?.namespaces = ns.map { RuntimeSpec.Namespace(type: $0, path: $0 == "network" ? networkNamespace : nil) }
         if host.UTSMode == "host" || host.NetworkMode == "host" { spec.hostname = nil; spec.domainname = nil }
 
         // Mounts.

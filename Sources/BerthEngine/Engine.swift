@@ -21,10 +21,13 @@ public struct EngineConfig: Sendable {
     public var initPath: String?
     /// The default bridge's interface (`berth0`), or nil for none (`--bridge none`).
     public var defaultBridge: String?
+    /// Berth's nftables table (`inet berth`; another state root gets `berth_<hash>`).
+    public var firewallTable: String
     public init(root: String, initBinary: String, execRoot: String? = nil, initPath: String? = nil,
-                defaultBridge: String? = "berth0") {
+                defaultBridge: String? = "berth0", firewallTable: String? = nil) {
         self.root = root
         self.defaultBridge = defaultBridge
+        self.firewallTable = firewallTable ?? (root == "/var/lib/berth" ? "berth" : "berth_" + EngineConfig.hash(root))
         self.initBinary = initBinary
         self.execRoot = execRoot ?? EngineConfig.defaultExecRoot(for: root)
         self.initPath = initPath ?? ["/usr/bin/tini-static", "/usr/sbin/docker-init", "/usr/libexec/docker/docker-init"]
@@ -32,11 +35,14 @@ public struct EngineConfig: Sendable {
     }
 
     /// `/run/berth/<8 hex digits of a hash of root>`.
-    public static func defaultExecRoot(for root: String) -> String {
+    public static func defaultExecRoot(for root: String) -> String { "/run/berth/" + hash(root) }
+
+    /// 8 hex digits of an FNV-1a hash of `text`.
+    static func hash(_ text: String) -> String {
         var h: UInt32 = 2166136261
-        for b in root.utf8 { h = (h ^ UInt32(b)) &* 16777619 }
+        for b in text.utf8 { h = (h ^ UInt32(b)) &* 16777619 }
         let hex = String(h, radix: 16)
-        return "/run/berth/" + String(repeating: "0", count: 8 - hex.count) + hex
+        return String(repeating: "0", count: 8 - hex.count) + hex
     }
 }
 
@@ -67,7 +73,8 @@ public final class Engine: Sendable {
         let users = UsageBox()
         images = ImageService(store: store, events: events, usage: { users.usage(of: $0) })
         volumes = try VolumeService(root: config.root, events: events, logger: logger)
-        networks = try NetworkService(root: config.root, defaultBridge: config.defaultBridge, events: events, logger: logger)
+        networks = try NetworkService(root: config.root, defaultBridge: config.defaultBridge, firewallTable: config.firewallTable,
+                                      events: events, logger: logger)
         containers = try ContainerService(root: config.root, execRoot: config.execRoot, initBinary: config.initBinary,
                                           tiniPath: config.initPath, images: images, volumes: volumes, networks: networks, events: events,
                                           logger: logger)
@@ -75,6 +82,7 @@ public final class Engine: Sendable {
         let containers = self.containers
         volumes.setUsers { containers.volumeUsers($0) }
         networks.setMembers { containers.networkMembers($0) }
+        networks.restore(running: containers.runningEndpoints())
         system = SystemService(root: config.root, engineID: try SystemService.loadOrCreateID(root: config.root))
     }
 }

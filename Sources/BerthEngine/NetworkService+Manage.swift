@@ -85,6 +85,12 @@ extension NetworkService {
         guard bridge.utf8.count <= 15, !bridge.isEmpty, !bridge.contains("/"), !bridge.contains(" ") else {
             throw BerthError.invalid("invalid bridge name \(bridge): at most 15 characters, no '/' or spaces")
         }
+        if let nl = try? Netlink.open() {
+            defer { nl.close() }
+            if (try? nl.linkIndex(bridge)) ?? nil != nil {
+                throw BerthError.conflict("bridge name \(bridge) is in use by another interface on this host")
+            }
+        }
         let record = NetworkRecord(id: id, name: o.name, driver: "bridge", created: WallClock.now().rfc3339Nano,
                                    subnets: subnets, internal: o.internal, attachable: o.attachable, enableIPv6: false,
                                    options: o.options, labels: o.labels, bridge: bridge, mtu: mtu, builtin: false)

@@ -87,7 +87,15 @@ public final class NetworkService: Sendable {
         var records: [String: NetworkRecord] = [:]
         /// network id → IPv4 addresses in use (host order).
         var allocations: [String: Set<UInt32>] = [:]
+        /// container id → its published ports (while it runs).
+        var mappings: [String: [PortMapping]] = [:]
     }
+    /// Berth's nftables table: NAT, isolation, published ports.
+    let firewall: Firewall
+    /// Host ports held for published ports.
+    let ports = PortReservation()
+    /// network id → its embedded DNS server (user-defined networks).
+    let dns = Mutex<[String: DNSServer]>([:])
     let state = Mutex(State())
     /// Containers on a network: (container id, name, endpoint) — from the container service.
     let members = Mutex<(@Sendable (String) -> [(id: String, name: String, endpoint: ContainerEndpoint, running: Bool)])?>(nil)
@@ -97,7 +105,9 @@ public final class NetworkService: Sendable {
         (17...31).map { (UInt32(172) << 24 | UInt32($0) << 16, 16) } +
         stride(from: 0, through: 240, by: 16).map { (UInt32(192) << 24 | UInt32(168) << 16 | UInt32($0) << 8, 20) }
 
-    public init(root: String, defaultBridge: String?, events: EventService, logger: Logger) throws {
+    public init(root: String, defaultBridge: String?, firewallTable: String, events: EventService, logger: Logger) throws {
+        try Firewall.validateTable(firewallTable)
+        self.firewall = Firewall(table: firewallTable, logger: logger)
         self.root = root + "/networks"
         self.defaultBridge = defaultBridge
         self.events = events

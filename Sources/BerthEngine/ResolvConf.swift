@@ -4,7 +4,10 @@ import BerthSystem
 /// A container's /etc/resolv.conf: the host's, with `--dns`, `--dns-search` and `--dns-option`
 /// replacing its parts as Docker does.
 enum ResolvConf {
-    static func make(for h: HostConfig, hostFile: String = "/etc/resolv.conf") -> String {
+    /// - Parameter embeddedDNS: on a user-defined network, the network's DNS server (its
+    ///   gateway) is the only nameserver, as Docker puts 127.0.0.11 there; it forwards the names
+    ///   it does not know to the host's resolvers.
+    static func make(for h: HostConfig, hostFile: String = "/etc/resolv.conf", embeddedDNS: String? = nil) -> String {
         let host: String = (try? FileSystem.readString(hostFile)) ?? ""
         var nameservers: [String] = [], search: [String] = [], options: [String] = [], other: [String] = []
         for raw in host.split(separator: "\n") {
@@ -23,6 +26,10 @@ enum ResolvConf {
             nameservers.removeAll { $0.hasPrefix("127.") || $0 == "::1" }
         }
         if let d = h.Dns, !d.isEmpty { nameservers = d }
+        if let dns = embeddedDNS {
+            nameservers = [dns]
+            if !options.contains(where: { $0.hasPrefix("ndots:") }) { options.append("ndots:0") }
+        }
         if let s = h.DnsSearch, !s.isEmpty { search = s == ["."] ? [] : s }
         if let o = h.DnsOptions, !o.isEmpty { options = o }
         var out = ""

@@ -157,17 +157,83 @@ extension APIServer {
     }
 
     func networkSettings(_ c: Container) -> JSONValue {
-        let mode = c.networkMode == "bridge" ? "none" : c.networkMode
-        let endpoint: JSONValue = .object([
-            "IPAMConfig": .null, "Links": .null, "Aliases": .null, "MacAddress": .string(""), "NetworkID": .string(""),
-            "EndpointID": .string(""), "Gateway": .string(""), "IPAddress": .string(""), "IPPrefixLen": .number("0"),
-            "IPv6Gateway": .string(""), "GlobalIPv6Address": .string(""), "GlobalIPv6PrefixLen": .number("0"),
-            "DriverOpts": .null, "DNSNames": .null,
-        ])
+        func str(_ v: String) -> JSONValue { .string(v) }
+        func num(_ v: Int) -> JSONValue { .number(String(v)) }
+        let running = c.state.isRunning
+        var networks = JSONObject()
+        var primary: ContainerEndpoint?
+        for (name, e) in engine.containers.orderedEndpoints(c) {
+            if primary == nil { primary = e }
+            var ipam: JSONValue = .null
+            if e.requestedIPv4 != nil || e.requestedIPv6 != nil {
+                var o = JSONObject()
+                if let v = e.requestedIPv4 { o["IPv4Address"] = str(v) }
+                if let v = e.requestedIPv6 { o["IPv6Address"] = str(v) }
+                ipam = .object(o)
+            }
+            let builtin = (try? engine.networks.get(e.networkID))?.builtin ?? true
+            let dnsNames: JSONValue = builtin || !running ? .null : .array(([c.name, c.shortID] + e.aliases).map(str))
+            networks[name] = .object([
+                "IPAMConfig": ipam,
+                "Links": e.links.isEmpty ? .null : .array(e.links.map(str)),
+                "Aliases": e.aliases.isEmpty ? .null : .array(e.aliases.map(str)),
+                "MacAddress": str(e.mac), "DriverOpts": .null, "NetworkID": str(e.networkID), "EndpointID": str(e.endpointID),
+                "Gateway": str(e.gateway), "IPAddress": str(e.ipv4), "IPPrefixLen": num(e.prefixLength),
+                "IPv6Gateway": str(""), "GlobalIPv6Address": str(""), "GlobalIPv6PrefixLen": num(0), "DNSNames": dnsNames,
+            ])
+        }
+        if networks.isEmpty {
+            let mode = c.networkMode
+            networks[mode.hasPrefix("container:") ? "" : mode] = .object([
+                "IPAMConfig": .null, "Links": .null, "Aliases": .null, "MacAddress": str(""), "NetworkID": str(""),
+                "EndpointID": str(""), "Gateway": str(""), "IPAddress": str(""), "IPPrefixLen": num(0),
+                "IPv6Gateway": str(""), "GlobalIPv6Address": str(""), "GlobalIPv6PrefixLen": num(0),
+                "DriverOpts": .null, "DNSNames": .null,
+            ])
+            if mode.hasPrefix("container:") { networks = JSONObject() }
+        }
+        var ports = JSONObject()
+        if running && !(c.endpoints ?? [:]).isEmpty {
+            for key in (c.config.ExposedPorts ?? [:]).keys { ports[key.contains("/") ? key : key + "/tcp"] = .null }
+            for p in c.ports ?? [] {
+                var list: [JSONValue] = []
+                if case .array(let have)? = ports[p.containerPort] { list = have }
+                list.append(.object(["HostIp": str(p.hostIP), "HostPort": str(String(p.hostPort))]))
+                ports[p.containerPort] = .array(list)
+            }
+        }
+        let onDefault = primary.flatMap { (try? engine.networks.get($0.networkID))?.builtin } == true
+        let p = onDefault ? primary : nil
         return .object([
-            "Bridge": .string(""), "SandboxID": .string(""), "SandboxKey": .string(""), "HairpinMode": .bool(false),
-            "Ports": .object([:]), "Networks": .object([mode: endpoint]),
+            "Bridge": str(""), "SandboxID": str(running && primary != nil ? String(c.id.reversed().prefix(64)) : ""),
+            "SandboxKey": str(running && c.state.pid > 0 ? "/proc/\(c.state.pid)/ns/net" : ""),
+            "HairpinMode": .bool(false), "LinkLocalIPv6Address": str(""), "LinkLocalIPv6PrefixLen": num(0),
+            "Ports": .object(ports), "SecondaryIPAddresses": .null, "SecondaryIPv6Addresses": .null,
+            "EndpointID": str(p?.endpointID ?? ""), "Gateway": str(p?.gateway ?? ""), "GlobalIPv6Address": str(""),
+            "GlobalIPv6PrefixLen": num(0), "IPAddress": str(p?.ipv4 ?? ""), "IPPrefixLen": num(p?.prefixLength ?? 0),
+            "IPv6Gateway": str(""), "MacAddress": str(p?.mac ?? ""),
+            "Networks": .object(networks),
         ])
+    }
+
+    /// `docker ps`'s Ports: published ports with their host side, exposed ones without.
+    static func summaryPorts(_ c: Container) -> [ContainerSummary.Port] {
+        guard c.state.isRunning else { return [] }
+        var out: [ContainerSummary.Port] = []
+        var published = Set<String>()
+        for p in c.ports ?? [] {
+            let parts = p.containerPort.split(separator: "/")
+            guard let port = Int(parts[0]) else { continue }
+            published.insert(p.containerPort)
+            out.append(ContainerSummary.Port(IP: p.hostIP, PrivatePort: port, PublicPort: p.hostPort, Type: parts.count > 1 ? String(parts[1]) : "tcp"))
+        }
+        for key in (c.config.ExposedPorts ?? [:]).keys.sorted() {
+            let k = key.contains("/") ? key : key + "/tcp"
+            let parts = k.split(separator: "/")
+            guard !published.contains(k), let port = Int(parts[0]) else { continue }
+            out.append(ContainerSummary.Port(IP: nil, PrivatePort: port, PublicPort: nil, Type: String(parts[1])))
+        }
+        return out
     }
 
     static let containerListFilters: Set<String> = [
@@ -230,6 +296,7 @@ extension APIServer {
             if case .object(let settings) = networkSettings(c), let networks = settings["Networks"] {
                 summary.NetworkSettings = .object(["Networks": networks])
             }
+            summary.Ports = APIServer.summaryPorts(c)
             if ctx.bool("size") { (summary.SizeRw, summary.SizeRootFs) = engine.containers.sizes(c) }
             return summary
         }

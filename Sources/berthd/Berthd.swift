@@ -41,6 +41,12 @@ struct Berthd: AsyncParsableCommand {
     @Option(name: .long, help: "Static init for --init (default: tini-static).")
     var initPath: String?
 
+    @Option(name: [.customShort("b"), .long], help: "The default bridge's interface, or none (default: berth0).")
+    var bridge: String?
+
+    @Option(name: .long, help: "Berth's nftables table (default: berth; berth_<hash of root> for another root).")
+    var firewallTable: String?
+
     struct FileConfig: Decodable {
         var root: String?
         var hosts: [String]?
@@ -85,7 +91,8 @@ struct Berthd: AsyncParsableCommand {
             throw ValidationError("berth-init not found at \(initBinary) (use --init-binary)")
         }
         let config = EngineConfig(root: root, initBinary: initBinary, execRoot: execRoot ?? file.execRoot,
-                                  initPath: initPath ?? file.initPath)
+                                  initPath: initPath ?? file.initPath,
+                                  defaultBridge: bridge == "none" ? nil : (bridge ?? "berth0"), firewallTable: firewallTable)
         let engine = try Engine(config: config, logger: logger)
         let server = HTTPServer(handler: APIServer(engine: engine, logger: logger)) { line in
             logger.debug("\(line)")

@@ -73,11 +73,16 @@ final class TestDaemon {
 
     /// Runtime state (monitor sockets): short, as unix socket paths are limited.
     let execRoot: String
+    /// This daemon's default bridge and nftables table, removed by `cleanup`.
+    let bridge: String
+    let firewallTable: String
 
     init() throws {
         let tag = UUID().uuidString.prefix(8).lowercased()
         dir = "/tmp/berth-it-\(tag)"
         execRoot = "/run/berth/t-\(tag)"
+        bridge = "bt\(tag)"
+        firewallTable = "berth_t\(tag)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         logPath = dir + "/berthd.log"
     }
@@ -86,7 +91,8 @@ final class TestDaemon {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Paths.berthd)
         p.arguments = ["--root", root, "-H", host, "--pidfile", dir + "/berthd.pid", "--init-binary", Paths.berthInit,
-                       "--config-file", dir + "/none.json", "--exec-root", execRoot]
+                       "--config-file", dir + "/none.json", "--exec-root", execRoot,
+                       "--bridge", bridge, "--firewall-table", firewallTable]
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
@@ -132,8 +138,12 @@ final class TestDaemon {
         if process != nil {
             let ids = (try? docker("ps", "-aq", "--no-trunc"))?.stdout.split(separator: "\n").map(String.init) ?? []
             if !ids.isEmpty { _ = try? runCommand(["docker", "rm", "-f"] + ids, env: ["DOCKER_HOST": host]) }
+            _ = try? runCommand(["docker", "network", "prune", "-f"], env: ["DOCKER_HOST": host])
         }
         stop()
+        // Bridges of networks left behind (a crashed daemon), the default bridge, the table.
+        for bridge in [bridge] + networkBridges() { _ = try? runCommand(["ip", "link", "del", bridge]) }
+        _ = try? runCommand(["nft", "delete", "table", "inet", firewallTable])
         for id in (try? FileManager.default.contentsOfDirectory(atPath: execRoot)) ?? [] {
             let state = execRoot + "/" + id + "/state.json"
             if let data = FileManager.default.contents(atPath: state),
@@ -149,6 +159,16 @@ final class TestDaemon {
         for mount in TestDaemon.mounts(under: dir).reversed() { umount2(mount, Int32(MNT_DETACH)) }
         try? FileManager.default.removeItem(atPath: execRoot)
         try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// The bridges of the networks in this daemon's records.
+    func networkBridges() -> [String] {
+        let dir = root + "/networks"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { file in
+            guard let data = FileManager.default.contents(atPath: dir + "/" + file),
+                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+            return obj["bridge"] as? String
+        }
     }
 
     /// Mount points under a path (from /proc/self/mountinfo).
