@@ -294,9 +294,10 @@ struct LifecycleTests {
             let until = String(Int(Date().timeIntervalSince1970) + 1)
             let events = try d.docker("events", "--since", since, "--until", until, "--filter", "container=hc")
             #expect(events.stdout.contains("health_status: healthy") && events.stdout.contains("health_status: unhealthy"), "\(events.stdout)")
-            // Probes are not left behind as exec instances (at most the one in flight).
-            let execs = trimmed(try d.docker("inspect", "-f", "{{len .ExecIDs}}", "hc").stdout)
-            #expect(execs == "0" || execs == "1", "\(execs)")
+            // Probes are not left behind as exec instances: at most the user's `docker exec` and
+            // the probe in flight, after a dozen probes.
+            let execs = Int(trimmed(try d.docker("inspect", "-f", "{{len .ExecIDs}}", "hc").stdout)) ?? 99
+            #expect(execs <= 2, "ExecIDs: \(execs)")
         }
     }
 
