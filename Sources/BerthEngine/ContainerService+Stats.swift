@@ -19,6 +19,9 @@ public struct ContainerStatsSample: Sendable {
     public var memoryStat: [String: UInt64] = [:]
     public var pids: UInt64 = 0
     public var pidsLimit: UInt64? = nil
+    /// Interface (`eth0`) → Docker's counters (`rx_bytes`, `rx_packets`, `rx_errors`,
+    /// `rx_dropped`, `tx_…`), read in the container's network namespace.
+    public var networks: [String: [String: UInt64]] = [:]
     public init() {}
 }
 
@@ -37,7 +40,24 @@ extension ContainerService {
         s.memoryStat = (try? cg.memoryStat()) ?? [:]
         s.pids = (try? cg.pidsCurrent()) ?? 0
         s.pidsLimit = (try? cg.pidsLimit()) ?? nil
+        s.networks = Self.interfaceCounters(c)
         return s
+    }
+
+    /// The counters of the container's interfaces (its endpoints'), over netlink in its netns.
+    static func interfaceCounters(_ c: Container) -> [String: [String: UInt64]] {
+        let names = Set((c.endpoints ?? [:]).values.map(\.interface).filter { !$0.isEmpty })
+        guard !names.isEmpty, c.state.pid > 0, let fd = try? FD.open("/proc/\(c.state.pid)/ns/net", O_RDONLY | O_CLOEXEC) else { return [:] }
+        defer { FD.close(fd) }
+        guard let nl = try? Netlink.open(inNamespaceOf: fd) else { return [:] }
+        defer { nl.close() }
+        var out: [String: [String: UInt64]] = [:]
+        for link in (try? nl.links()) ?? [] where names.contains(link.name) {
+            guard let st = link.statistics else { continue }
+            out[link.name] = ["rx_bytes": st.rxBytes, "rx_packets": st.rxPackets, "rx_errors": st.rxErrors, "rx_dropped": st.rxDropped,
+                              "tx_bytes": st.txBytes, "tx_packets": st.txPackets, "tx_errors": st.txErrors, "tx_dropped": st.txDropped]
+        }
+        return out
     }
 
     /// The host's total CPU time in nanoseconds (the `cpu` line of /proc/stat, in USER_HZ

@@ -36,6 +36,11 @@ extension NetworkService {
         for key in o.options.keys.sorted() where !Self.knownOptions.contains(key) {
             throw BerthError.invalid("unknown network option \(key)")
         }
+        if let icc = o.options["com.docker.network.bridge.enable_icc"], icc == "false" || icc == "0" {
+            // Isolating ports of one bridge needs nftables' bridge family with `meta ibrname`,
+            // which the kernels we run on lack; refuse rather than fail every firewall apply.
+            throw BerthError.unsupported("com.docker.network.bridge.enable_icc=false is not supported yet")
+        }
         var mtu = 1500
         if let m = o.options["com.docker.network.driver.mtu"] {
             guard let v = Int(m), (68...65535).contains(v) else { throw BerthError.invalid("invalid MTU \(m): it must be between 68 and 65535") }

@@ -43,6 +43,7 @@ extension DNSMessage {
         let id = try reader.u16()
         let flags = try reader.u16()
         let qd = Int(try reader.u16())
+        for _ in 0..<3 { _ = try reader.u16() }  // answer, authority, additional counts
         guard qd * 5 <= bytes.count - Self.headerLength else {
             throw DNSWireReader.corrupt("question count \(qd) exceeds the message's \(bytes.count) bytes")
         }

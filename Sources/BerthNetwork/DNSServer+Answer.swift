@@ -112,7 +112,9 @@ extension DNSServer {
         case .drop:
             return
         case .reply(let answer):
-            let limit = Self.udpLimit(for: answer, defaultLimit: options.udpPayloadLimit)
+            // The client's EDNS buffer size is in its query (the reply carries no OPT record).
+            let asked = try? DNSMessage(decoding: bytes)
+            let limit = asked.map { Self.udpLimit(for: $0, defaultLimit: options.udpPayloadLimit) } ?? options.udpPayloadLimit
             if let encoded = Self.encode(answer, transport: transport, limit: limit) { respond(encoded) }
         case .forward(let query):
             let limit = Self.udpLimit(for: query, defaultLimit: options.udpPayloadLimit)

@@ -42,7 +42,7 @@ public struct HostResolvers: Sendable, Equatable {
     /// Parses resolv.conf text.
     public static func parse(_ text: String) -> HostResolvers {
         var result = HostResolvers()
-        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for line in text.split(whereSeparator: \.isNewline) {
             var tokens: [Substring] = []
             for token in line.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
                 if token.hasPrefix("#") || token.hasPrefix(";") { break }

@@ -438,7 +438,7 @@ extension APIServer {
         var pids: JSONObject = ["current": .number(String(s.pids))]
         if let l = s.pidsLimit { pids["limit"] = .number(String(l)) }
         let running = s.read != ContainerRunState.zeroTime
-        return .object([
+        var out: JSONObject = [
             "read": .string(s.read), "preread": .string(p.read),
             "pids_stats": .object(running ? pids : [:]),
             "blkio_stats": .object(["io_service_bytes_recursive": .null, "io_serviced_recursive": .null,
@@ -450,7 +450,17 @@ extension APIServer {
             "memory_stats": running ? .object(["usage": .number(String(s.memoryUsage)), "stats": .object(stat),
                                                "limit": .number(String(s.memoryLimit))]) : .object([:]),
             "name": .string(name), "id": .string(id),
-        ])
+        ]
+        if running && !s.networks.isEmpty {
+            var nets = JSONObject()
+            for (name, counters) in s.networks.sorted(by: { $0.key < $1.key }) {
+                var o = JSONObject()
+                for (k, v) in counters.sorted(by: { $0.key < $1.key }) { o[k] = .number(String(v)) }
+                nets[name] = .object(o)
+            }
+            out["networks"] = .object(nets)
+        }
+        return .object(out)
     }
 }
 

@@ -2,13 +2,14 @@
 import Glibc
 #endif
 import BerthCore
+import CBerth
 
 extension ProcessControl {
     /// Starts `path` with posix_spawn: safe in a multi-threaded process (berthd), unlike fork.
     ///
     /// The child gets `/dev/null` as stdin/stdout unless `stdio` maps them, `stderr` likewise,
     /// plus the descriptors in `pass` at the numbers given (`(child, parent)`); every other
-    /// descriptor is closed (berthd opens all of its own close-on-exec). Signal dispositions are
+    /// descriptor is closed in the child (closefrom after the dup2s). Signal dispositions are
     /// reset and the signal mask is cleared in the child; it starts in a new session.
     /// - Returns: the child's pid; the caller must reap it (`wait`).
     public static func spawn(path: String, args: [String], env: [String], stdio: [Int32: Int32] = [:],
@@ -49,6 +50,10 @@ extension ProcessControl {
                 posix_spawn_file_actions_adddup2(&actions, m.parent, m.child)
             }
         }
+        // Libraries (SwiftNIO's sockets among them) do not open everything close-on-exec:
+        // close all the rest in the child explicitly.
+        let firstFree = max(3, (mapping.map(\.child).max() ?? 2) + 1)
+        if berth_spawn_addclosefrom(&actions, firstFree) != 0 { throw BerthError.sys("spawn: close descriptors") }
 
         var empty = sigset_t()
         sigemptyset(&empty)

@@ -53,3 +53,7 @@ int berth_sethostname(const char *name, size_t len) { return sethostname(name, l
 int berth_setdomainname(const char *name, size_t len) { return setdomainname(name, len); }
 long berth_bpf(int cmd, void *attr, unsigned int size) { return syscall(SYS_bpf, cmd, attr, size); }
 int berth_malloc_trim(void) { return malloc_trim(0); }
+
+int berth_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}

@@ -192,4 +192,29 @@ struct NetworkTests {
             #expect(py.status == 0 && py.stdout.contains("ok"), "\(py.stdout) \(py.stderr)")
         }
     }
+
+    @Test func berthNetworkCLI() throws {
+        try withImage { d in
+            let created = try d.berth("network", "create", "--subnet", "10.213.91.0/24", "--gateway", "10.213.91.254", "--label", "team=a", "clinet")
+            #expect(created.status == 0 && trimmed(created.stdout).count == 64, "\(created.stdout) \(created.stderr)")
+            let ls = try d.berth("network", "ls")
+            #expect(ls.stdout.hasPrefix("NETWORK ID     NAME      DRIVER    SCOPE\n"), "\(ls.stdout)")
+            #expect(ls.stdout.contains("   clinet    bridge    local"), "\(ls.stdout)")
+            #expect(trimmed(try d.berth("network", "inspect", "-f", "{{.Name}} {{.Driver}}", "clinet").stdout) == "clinet bridge")
+            #expect(try d.berth("run", "-d", "--name", "c1", "busybox:test", "sleep", "30").status == 0)
+            #expect(try d.berth("network", "connect", "--alias", "svc", "--ip", "10.213.91.9", "clinet", "c1").status == 0)
+            let addr = try d.docker("exec", "c1", "ip", "-o", "-4", "addr", "show", "eth1")
+            #expect(addr.stdout.contains("10.213.91.9/24"), "\(addr.stdout)")
+            let viaAlias = try d.docker("run", "--rm", "--network", "clinet", "busybox:test", "ping", "-c", "1", "-W", "2", "svc")
+            #expect(viaAlias.stdout.contains("10.213.91.9"), "\(viaAlias.stdout)")
+            let busy = try d.berth("network", "rm", "clinet")
+            #expect(busy.status == 1 && busy.stderr.contains("active endpoints"), "\(busy.stderr)")
+            #expect(try d.berth("network", "disconnect", "clinet", "c1").status == 0)
+            let rm = try d.berth("network", "rm", "clinet", "nosuch")
+            #expect(rm.status == 1 && trimmed(rm.stdout) == "clinet" && rm.stderr.contains("network nosuch not found"), "\(rm.stdout) \(rm.stderr)")
+            #expect(try d.berth("network", "create", "spare").status == 0)
+            let prune = try d.berth("network", "prune", "-f")
+            #expect(prune.stdout == "Deleted Networks:\nspare\n", "\(prune.stdout)")
+        }
+    }
 }

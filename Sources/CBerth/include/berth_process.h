@@ -11,10 +11,14 @@
 #include <sys/signalfd.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <spawn.h>
 
 /// setns(2), unshare(2), setresuid(2), setresgid(2), pipe2(2): GNU extensions the Swift Glibc
 /// module does not export.
 int berth_setns(int fd, int nstype);
+/// Adds "close every descriptor from `from` up" to spawn file actions (glibc >= 2.34's
+/// posix_spawn_file_actions_addclosefrom_np, which Swift's Glibc module does not expose).
+int berth_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
 int berth_unshare(int flags);
 int berth_setresuid(uid_t r, uid_t e, uid_t s);
 int berth_setresgid(gid_t r, gid_t e, gid_t s);
