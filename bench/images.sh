@@ -23,7 +23,7 @@ python3 bench/make-archives.py big "$work/big.tar" "$MB"
 python3 bench/make-archives.py many "$work/many.tar" 1000
 size_mb=$(( $(stat -c %s "$work/big.tar") / 1048576 ))
 
-.build/release/berthd --root "$work/berth" -H "unix://$work/berth.sock" --pidfile "$work/berthd.pid" \
+.build/release/berthd --root "$work/berth" -H "unix://$work/berth.sock" --pidfile "$work/berthd.pid" --bridge none \
   --config-file /dev/null/none >"$work/berthd.log" 2>&1 & berthd_pid=$!
 dockerd --storage-driver=overlay2 --data-root "$work/docker" --exec-root "$work/docker-exec" \
   -H "unix://$work/docker.sock" --pidfile "$work/docker.pid" --bridge=none --iptables=false --ip6tables=false \

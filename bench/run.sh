@@ -23,7 +23,7 @@ trap cleanup EXIT
 for b in berthd berth berth-init; do [ -x .build/release/$b ] || { swift build -c release; break; }; done
 [ -f .build/test-image/busybox-test.tar ] || scripts/make-test-image
 
-.build/release/berthd --root "$work/berth" -H "unix://$work/berth.sock" --pidfile "$work/berthd.pid" \
+.build/release/berthd --root "$work/berth" -H "unix://$work/berth.sock" --pidfile "$work/berthd.pid" --bridge none \
   --exec-root /run/berth/bench-run --config-file /dev/null/none >"$work/berthd.log" 2>&1 & berthd_pid=$!
 dockerd --storage-driver=overlay2 --data-root "$work/docker" --exec-root "$work/docker-exec" \
   -H "unix://$work/docker.sock" --pidfile "$work/docker.pid" --bridge=none --iptables=false --ip6tables=false \

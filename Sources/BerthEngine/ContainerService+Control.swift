@@ -118,6 +118,9 @@ extension ContainerService {
                 }
                 if !running && !starting { break }
                 if running && !starting {
+                    // A start by policy in the meantime cleared the flag: set it again, so the
+                    // exit this kill causes schedules no restart.
+                    _ = update(c.id) { $0.container.state.stoppedByUser = true }
                     try? signal(c.id, SIGKILL)
                     _ = await waitForExit(c.id, seconds: 10)
                 } else {
@@ -125,6 +128,7 @@ extension ContainerService {
                 }
             }
         }
+        _ = cancelRestart(c.id)
         let (entry, proceed): (Entry?, Bool) = try table.withLock { t in
             guard let e = t.entries[c.id] else { return (nil, false) }
             if e.busy == "removing" {

@@ -40,14 +40,16 @@ func withServer<T>(
     }
 }
 
-/// A blocking unix-socket connection for byte-exact tests (receive timeout 10 s).
+/// A blocking unix-socket connection for byte-exact tests. The receive timeout is long (120 s):
+/// synchronous integration tests running beside these can hold every cooperative thread for a
+/// while, and the server under test needs one to answer.
 final class RawSocket {
     let fd: Int32
 
     init(path: String) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
-        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        var tv = timeval(tv_sec: 120, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)

@@ -35,12 +35,20 @@ final class CLIDaemon {
     var host: String { "unix://" + socket }
     var root: String { dir + "/root" }
 
+    /// This daemon's default bridge and nftables table, removed by `stop`.
+    let bridge: String
+    let firewallTable: String
+
     init() throws {
-        dir = NSTemporaryDirectory() + "berth-cli-" + UUID().uuidString.prefix(8).lowercased()
+        let tag = UUID().uuidString.prefix(8).lowercased()
+        bridge = "bc" + tag
+        firewallTable = "berth_c" + tag
+        dir = NSTemporaryDirectory() + "berth-cli-" + tag
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         socket = dir + "/s.sock"
         process.executableURL = URL(fileURLWithPath: CLIPaths.berthd)
-        process.arguments = ["--root", dir + "/root", "-H", "unix://" + socket, "--pidfile", dir + "/pid"]
+        process.arguments = ["--root", dir + "/root", "-H", "unix://" + socket, "--pidfile", dir + "/pid",
+                             "--config-file", dir + "/none.json", "--bridge", bridge, "--firewall-table", firewallTable]
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         _ = FileManager.default.createFile(atPath: dir + "/berthd.log", contents: nil)
         process.standardError = FileHandle(forWritingAtPath: dir + "/berthd.log")
@@ -74,6 +82,14 @@ final class CLIDaemon {
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
+        }
+        for args in [["ip", "link", "del", bridge], ["nft", "delete", "table", "inet", firewallTable]] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = args
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            if (try? p.run()) != nil { p.waitUntilExit() }
         }
         try? FileManager.default.removeItem(atPath: dir)
     }

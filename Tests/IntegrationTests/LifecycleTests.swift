@@ -107,7 +107,8 @@ struct LifecycleTests {
             // rm -f of a container that keeps restarting.
             #expect(try d.docker("run", "-d", "--name", "churn", "--restart", "always", "busybox:test", "true").status == 0)
             usleep(300_000)
-            #expect(try d.docker("rm", "-f", "churn").status == 0)
+            let rm = try d.docker("rm", "-f", "churn")
+            #expect(rm.status == 0, "\(rm.stderr)")
             #expect(try d.docker("inspect", "churn").status != 0)
 
             // A container that exits while berthd is down is restarted by its policy when berthd returns.
