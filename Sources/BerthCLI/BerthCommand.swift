@@ -27,6 +27,9 @@ public struct BerthCommand: AsyncParsableCommand {
             ImagesCommand.self, RmiCommand.self, TagCommand.self, LoadCommand.self, SaveCommand.self,
             ImportCommand.self, HistoryCommand.self, InspectCommand.self,
             VersionCommand.self, InfoCommand.self, EventsCommand.self,
+            ContainerPauseCommand.self, ContainerUnpauseCommand.self, ContainerRenameCommand.self, ContainerTopCommand.self,
+            ContainerPortCommand.self, ContainerDiffCommand.self, ContainerExportCommand.self, ContainerUpdateCommand.self,
+            ContainerStatsCommand.self,
         ])
 
     /// The client's version.

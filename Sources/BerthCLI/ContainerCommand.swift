@@ -9,6 +9,8 @@ struct ContainerCommand: AsyncParsableCommand {
             ContainerListCommand.self, ContainerRunCommand.self, ContainerCreateCommand.self, ContainerStartCommand.self,
             ContainerStopCommand.self, ContainerRestartCommand.self, ContainerKillCommand.self, ContainerRemoveCommand.self,
             ContainerLogsCommand.self, ContainerExecCommand.self, ContainerAttachCommand.self, ContainerInspectCommand.self,
-            ContainerWaitCommand.self,
+            ContainerWaitCommand.self, ContainerPauseCommand.self, ContainerUnpauseCommand.self, ContainerRenameCommand.self,
+            ContainerTopCommand.self, ContainerPortCommand.self, ContainerDiffCommand.self, ContainerExportCommand.self,
+            ContainerUpdateCommand.self, ContainerStatsCommand.self, ContainerPruneCommand.self,
         ])
 }

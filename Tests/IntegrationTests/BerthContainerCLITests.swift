@@ -57,4 +57,51 @@ struct BerthContainerCLITests {
             #expect(missing.stderr.contains("No such container: ghost"))
         }
     }
+
+    @Test func lifecycleCommands() throws {
+        try withImage { d in
+            #expect(try d.berth("run", "-d", "--name", "life", "-p", "127.0.0.1::80", "busybox:test", "sh", "-c",
+                                "echo hi > /new; rm /etc/motd 2>/dev/null; httpd -f -p 80 -h /etc").status == 0)
+            // pause / unpause as docker prints them.
+            let pause = try d.berth("pause", "life")
+            #expect(pause.status == 0 && trimmed(pause.stdout) == "life", "\(pause.stderr)")
+            #expect(trimmed(try d.docker("inspect", "-f", "{{.State.Status}}", "life").stdout) == "paused")
+            #expect(try d.berth("unpause", "life").status == 0)
+            // rename, then everything by the new name.
+            #expect(try d.berth("rename", "life", "life2").status == 0)
+            let top = try d.berth("top", "life2")
+            #expect(top.stdout.hasPrefix("UID") || top.stdout.hasPrefix("PID"), "\(top.stdout) \(top.stderr)")
+            #expect(top.stdout.contains("httpd -f -p 80"), "\(top.stdout)")
+            let port = try d.berth("port", "life2")
+            #expect(port.stdout.hasPrefix("80/tcp -> 127.0.0.1:"), "\(port.stdout) \(port.stderr)")
+            #expect(trimmed(try d.berth("port", "life2", "80").stdout) == trimmed(try d.docker("port", "life2", "80").stdout))
+            let noPort = try d.berth("port", "life2", "81")
+            #expect(noPort.status == 1 && noPort.stderr.contains("No public port '81/tcp' published for life2"), "\(noPort.stderr)")
+            let diff = try d.berth("diff", "life2")
+            #expect(diff.stdout.contains("A /new"), "\(diff.stdout)")
+            #expect(diff.stdout == (try d.docker("diff", "life2").stdout))
+            // update then stats: the new memory limit shows in the table.
+            let update = try d.berth("update", "--memory", "64m", "--memory-swap", "128m", "--restart", "on-failure:2", "life2")
+            #expect(update.status == 0 && trimmed(update.stdout) == "life2", "\(update.stderr)")
+            #expect(trimmed(try d.docker("inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}", "life2").stdout)
+                    == "67108864 on-failure")
+            let stats = try d.berth("stats", "--no-stream", "life2")
+            let lines = stats.stdout.split(separator: "\n")
+            #expect(lines.count == 2 && lines[0].hasPrefix("CONTAINER ID   NAME    CPU %"), "\(stats.stdout) \(stats.stderr)")
+            #expect(lines.count == 2 && lines[1].contains("/ 64MiB") && lines[1].contains(" life2 "), "\(stats.stdout)")
+            let bad = try d.berth("update", "life2")
+            #expect(bad.status != 0 && bad.stderr.contains("you must provide one or more flags"), "\(bad.stderr)")
+            // export to a file: a tar holding the container's new file.
+            let tar = d.dir + "/life.tar"
+            #expect(try d.berth("export", "-o", tar, "life2").status == 0)
+            let listing = try runCommand(["tar", "-tf", tar])
+            #expect(listing.stdout.split(separator: "\n").contains("new"), "\(listing.stdout.prefix(200))")
+            // prune: only stopped containers go.
+            #expect(try d.berth("create", "--name", "idle", "busybox:test", "true").status == 0)
+            let prune = try d.berth("container", "prune", "-f")
+            #expect(prune.status == 0 && prune.stdout.contains("Deleted Containers:") && prune.stdout.contains("Total reclaimed space:"), "\(prune.stdout)")
+            #expect(try d.docker("inspect", "idle").status != 0)
+            #expect(try d.docker("inspect", "life2").status == 0)
+        }
+    }
 }

@@ -322,4 +322,40 @@ struct LifecycleTests {
             #expect(trimmed(try d.docker("ps", "-a", "--format", "{{.Names}}").stdout) == "alive")
         }
     }
+
+    /// The issue's crash test: 20 running containers and 5 that exit on their own while berthd
+    /// is down (kill -9), plus an AutoRemove one; after the restart all are accounted for.
+    @Test func crashWithTwentyFiveContainers() throws {
+        try withImage { d in
+            for i in 0..<20 {
+                let r = try d.docker("run", "-d", "--name", "up\(i)", "busybox:test", "sh", "-c", "echo up\(i); exec sleep 300")
+                #expect(r.status == 0, "\(r.stderr)")
+            }
+            for i in 0..<5 {
+                let r = try d.docker("run", "-d", "--name", "down\(i)", "busybox:test", "sh", "-c",
+                                     "echo start\(i); sleep 1.5; echo end\(i); exit \(i + 1)")
+                #expect(r.status == 0, "\(r.stderr)")
+            }
+            #expect(try d.docker("run", "-d", "--rm", "--name", "gone", "busybox:test", "sleep", "1").status == 0)
+            d.crash()
+            sleep(3)
+            try d.start()
+            let ps = try d.docker("ps", "-a", "--format", "{{.Names}} {{.State}}")
+            let states = Dictionary(uniqueKeysWithValues: ps.stdout.split(separator: "\n").map { line -> (String, String) in
+                let f = line.split(separator: " "); return (String(f[0]), String(f.last ?? ""))
+            })
+            for i in 0..<20 { #expect(states["up\(i)"] == "running", "up\(i): \(states["up\(i)"] ?? "missing")") }
+            for i in 0..<5 { #expect(states["down\(i)"] == "exited", "down\(i): \(states["down\(i)"] ?? "missing")") }
+            #expect(eventually(10) { (try? d.docker("inspect", "gone"))?.status != 0 }, "the AutoRemove container is still there")
+            for i in 0..<5 {
+                let st = trimmed(try d.docker("inspect", "-f", "{{.State.ExitCode}} {{.State.FinishedAt}}", "down\(i)").stdout)
+                #expect(st.hasPrefix("\(i + 1) ") && !st.hasSuffix("0001-01-01T00:00:00Z"), "down\(i): \(st)")
+                #expect(try d.docker("logs", "down\(i)").stdout == "start\(i)\nend\(i)\n")
+            }
+            for i in [0, 7, 19] {
+                #expect(try d.docker("logs", "up\(i)").stdout == "up\(i)\n")
+                #expect(try d.docker("exec", "up\(i)", "true").status == 0)
+            }
+        }
+    }
 }
