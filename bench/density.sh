@@ -61,7 +61,7 @@ b_before=$(pss_pid "$berthd_pid")
 b_secs=$(fill berth "$N")
 sleep 2
 b_after=$(pss_pid "$berthd_pid")
-b_monitors=$(pss "berth-init --root /run/berth/bench-density")
+b_monitors=$(pss "__monitor --root /run/berth/bench-density")
 d_before=$(( $(pss_pid "$dockerd_pid") + $( [ -n "$containerd_pid" ] && pss_pid "$containerd_pid" || echo 0) ))
 d_secs=$(fill docker "$ND")
 sleep 2
