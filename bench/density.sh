@@ -6,25 +6,9 @@
 #  - `docker ps` latency with N running (hyperfine)
 # dockerd is driven up to ND containers (default 200: it manages fewer per minute here).
 # Results: bench/results/density-<date>.md
-set -euo pipefail
-cd "$(dirname "$0")/.."
 N=${N:-1000}
 ND=${ND:-200}
-work=$(mktemp -d /tmp/berth-bench.XXXXXX)
-berthd_pid=; dockerd_pid=
-cleanup() {
-  for s in berth docker; do
-    ids=$(DOCKER_HOST=unix://$work/$s.sock docker ps -aq 2>/dev/null || true)
-    [ -n "$ids" ] && DOCKER_HOST=unix://$work/$s.sock docker rm -f $ids >/dev/null 2>&1 || true
-  done
-  [ -n "$berthd_pid" ] && kill "$berthd_pid" 2>/dev/null && wait "$berthd_pid" 2>/dev/null || true
-  [ -n "$dockerd_pid" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null || true
-  grep -o " $work[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "$work" /run/berth/bench-density
-}
-trap cleanup EXIT
-for b in berthd berth berth-init; do [ -x .build/release/$b ] || { swift build -c release; break; }; done
-[ -f .build/test-image/busybox-test.tar ] || scripts/make-test-image
+source "$(dirname "$0")/lib.sh"
 
 # PSS in KiB of processes whose command line matches $1 (a fixed string).
 pss() {
@@ -37,15 +21,7 @@ pss() {
 }
 pss_pid() { awk '/^Pss:/{print $2}' /proc/$1/smaps_rollup 2>/dev/null || echo 0; }
 
-.build/release/berthd --root "$work/berth" -H "unix://$work/berth.sock" --pidfile "$work/berthd.pid" --bridge none \
-  --exec-root /run/berth/bench-density --config-file /dev/null/none >"$work/berthd.log" 2>&1 & berthd_pid=$!
-dockerd --storage-driver=overlay2 --data-root "$work/docker" --exec-root "$work/docker-exec" \
-  -H "unix://$work/docker.sock" --pidfile "$work/docker.pid" --bridge=none --iptables=false --ip6tables=false \
-  --containerd-namespace berth-bench --containerd-plugins-namespace berth-bench-p >"$work/dockerd.log" 2>&1 & dockerd_pid=$!
-for s in berth docker; do
-  for _ in $(seq 100); do DOCKER_HOST=unix://$work/$s.sock docker version >/dev/null 2>&1 && break; sleep 0.2; done
-  DOCKER_HOST=unix://$work/$s.sock docker load -q -i .build/test-image/busybox-test.tar >/dev/null
-done
+bench_start --bridge none -- --bridge=none
 containerd_pid=$(pgrep -f "containerd --config $work/docker-exec" | head -1 || true)
 [ -z "$containerd_pid" ] && containerd_pid=$(pgrep -P "$dockerd_pid" containerd | head -1 || true)
 
@@ -61,7 +37,7 @@ b_before=$(pss_pid "$berthd_pid")
 b_secs=$(fill berth "$N")
 sleep 2
 b_after=$(pss_pid "$berthd_pid")
-b_monitors=$(pss "__monitor --root /run/berth/bench-density")
+b_monitors=$(pss "__monitor --root $exec_root")
 d_before=$(( $(pss_pid "$dockerd_pid") + $( [ -n "$containerd_pid" ] && pss_pid "$containerd_pid" || echo 0) ))
 d_secs=$(fill docker "$ND")
 sleep 2

@@ -7,40 +7,14 @@
 # dockerd runs with its own docker0 (--bip in 10.213.200.0/24) and --iptables=false so the host's
 # rules stay untouched; both daemons run on private roots under /tmp and are cleaned up.
 # Results: bench/results/network-<date>.md
-set -euo pipefail
-cd "$(dirname "$0")/.."
 RUNS=${RUNS:-30}
 MB=${MB:-2000}
-work=$(mktemp -d /tmp/berth-bench.XXXXXX)
-berthd_pid=; dockerd_pid=
-cleanup() {
-  for s in berth docker; do
-    ids=$(DOCKER_HOST=unix://$work/$s.sock docker ps -aq 2>/dev/null || true)
-    [ -n "$ids" ] && DOCKER_HOST=unix://$work/$s.sock docker rm -f $ids >/dev/null 2>&1 || true
-    DOCKER_HOST=unix://$work/$s.sock docker network prune -f >/dev/null 2>&1 || true
-  done
-  [ -n "$berthd_pid" ] && kill "$berthd_pid" 2>/dev/null && wait "$berthd_pid" 2>/dev/null || true
-  [ -n "$dockerd_pid" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null || true
+bench_cleanup_extra() {
   ip link del bbench0 2>/dev/null || true; ip link del docker0 2>/dev/null || true
   nft delete table inet berth_bench 2>/dev/null || true
-  grep -o " $work[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "$work" /run/berth/bench-net
 }
-trap cleanup EXIT
-for b in berthd berth berth-init; do [ -x .build/release/$b ] || { swift build -c release; break; }; done
-[ -f .build/test-image/busybox-test.tar ] || scripts/make-test-image
-
-.build/release/berthd --root "$work/berth" -H "unix://$work/berth.sock" --pidfile "$work/berthd.pid" \
-  --exec-root /run/berth/bench-net --config-file /dev/null/none --bridge bbench0 --firewall-table berth_bench \
-  >"$work/berthd.log" 2>&1 & berthd_pid=$!
-dockerd --storage-driver=overlay2 --data-root "$work/docker" --exec-root "$work/docker-exec" \
-  -H "unix://$work/docker.sock" --pidfile "$work/docker.pid" --bip 10.213.200.1/24 --iptables=false --ip6tables=false \
-  --containerd-namespace berth-bench --containerd-plugins-namespace berth-bench-p >"$work/dockerd.log" 2>&1 & dockerd_pid=$!
-for s in berth docker; do
-  for _ in $(seq 100); do DOCKER_HOST=unix://$work/$s.sock docker version >/dev/null 2>&1 && break; sleep 0.2; done
-  DOCKER_HOST=unix://$work/$s.sock docker load -q -i .build/test-image/busybox-test.tar >/dev/null
-done
-B="DOCKER_HOST=unix://$work/berth.sock"; D="DOCKER_HOST=unix://$work/docker.sock"
+source "$(dirname "$0")/lib.sh"
+bench_start --bridge bbench0 --firewall-table berth_bench -- --bip 10.213.200.1/24
 hyperfine -N --warmup 5 --runs "$RUNS" --export-markdown "$work/run.md" --export-json "$work/run.json" \
   -n "docker run (default bridge) → berthd" "env $B docker run --rm busybox:test true" \
   -n "docker run (default bridge) → dockerd" "env $D docker run --rm busybox:test true" \
@@ -73,11 +47,7 @@ echo "run --rm true on the default bridge: create, attach, wait, start (veth pai
 echo
 cat "$work/run.md"
 echo
-python3 - "$work/run.json" <<'PY'
-import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    print(f"- {r['command']}: median {r['median']*1000:.1f} ms")
-PY
+bench_medians "$work/run.json"
 echo
 echo "TCP throughput, $MB MiB through busybox nc (timed with /proc/uptime, 10 ms resolution):"
 echo

@@ -136,20 +136,7 @@ struct ContainerExportCommand: AsyncParsableCommand {
     @Argument(help: "The container.")
     var container: String
     func run() async throws {
-        if (output == nil || output == "-") && Output.isTerminal(1) {
-            throw CLIError.message("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-        }
-        let stream = try await GlobalOptions.client().exportContainer(container)
-        let file = try OutputFile(path: output)
-        do {
-            for try await chunk in stream { try await file.write(chunk) }
-            try file.commit()
-        } catch {
-            file.abort()
-            if let e = error as? BerthClientError { throw e }
-            if let e = error as? CLIError { throw e }
-            throw CLIError.message("failed to export container: \(error)")
-        }
+        try await saveArchive(to: output, failure: "failed to export container") { try await $0.exportContainer(container) }
     }
 }
 
