@@ -238,6 +238,14 @@ struct ContainerStatsCommand: AsyncParsableCommand {
         for (_, n) in o["networks"]?.objectValue ?? [:] {
             rx += number(n.objectValue?["rx_bytes"]); tx += number(n.objectValue?["tx_bytes"])
         }
+        var read = 0.0, written = 0.0
+        for e in o["blkio_stats"]?.objectValue?["io_service_bytes_recursive"]?.arrayValue ?? [] {
+            switch e.objectValue?["op"]?.stringValue?.lowercased() {
+            case "read"?: read += number(e.objectValue?["value"])
+            case "write"?: written += number(e.objectValue?["value"])
+            default: break
+            }
+        }
         let id = o["id"]?.stringValue ?? ""
         let name = (o["name"]?.stringValue ?? "").drop { $0 == "/" }
         func pct(_ v: Double) -> String {
@@ -247,7 +255,8 @@ struct ContainerStatsCommand: AsyncParsableCommand {
         }
         return [truncate ? String(id.prefix(12)) : id, String(name), pct(cpuPercent),
                 "\(HumanSize.bytes(Int64(used))) / \(HumanSize.bytes(Int64(limit)))", pct(limit > 0 ? used / limit * 100 : 0),
-                "\(HumanSize.decimal(Int64(rx))) / \(HumanSize.decimal(Int64(tx)))", "0B / 0B",
+                "\(HumanSize.decimal(Int64(rx))) / \(HumanSize.decimal(Int64(tx)))",
+                "\(HumanSize.decimal(Int64(read))) / \(HumanSize.decimal(Int64(written)))",
                 String(Int(number(o["pids_stats"]?.objectValue?["current"])))]
     }
 

@@ -22,6 +22,8 @@ public struct ContainerStatsSample: Sendable {
     /// Interface (`eth0`) → Docker's counters (`rx_bytes`, `rx_packets`, `rx_errors`,
     /// `rx_dropped`, `tx_…`), read in the container's network namespace.
     public var networks: [String: [String: UInt64]] = [:]
+    /// Block I/O bytes per device and operation (Docker's `io_service_bytes_recursive`).
+    public var ioServiceBytes: [(major: UInt64, minor: UInt64, op: String, value: UInt64)] = []
     public init() {}
 }
 
@@ -41,6 +43,7 @@ extension ContainerService {
         s.pids = (try? cg.pidsCurrent()) ?? 0
         s.pidsLimit = (try? cg.pidsLimit()) ?? nil
         s.networks = Self.interfaceCounters(c)
+        s.ioServiceBytes = (try? cg.ioServiceBytes()) ?? []
         return s
     }
 

@@ -441,7 +441,11 @@ extension APIServer {
         var out: JSONObject = [
             "read": .string(s.read), "preread": .string(p.read),
             "pids_stats": .object(running ? pids : [:]),
-            "blkio_stats": .object(["io_service_bytes_recursive": .null, "io_serviced_recursive": .null,
+            "blkio_stats": .object(["io_service_bytes_recursive": running && !s.ioServiceBytes.isEmpty ? .array(s.ioServiceBytes.map { e in
+                                        .object(["major": .number(String(e.major)), "minor": .number(String(e.minor)),
+                                                 "op": .string(e.op), "value": .number(String(e.value))])
+                                    }) : .null,
+                                    "io_serviced_recursive": .null,
                                     "io_queue_recursive": .null, "io_service_time_recursive": .null,
                                     "io_wait_time_recursive": .null, "io_merged_recursive": .null,
                                     "io_time_recursive": .null, "sectors_recursive": .null]),

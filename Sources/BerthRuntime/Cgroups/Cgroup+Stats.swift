@@ -83,6 +83,39 @@ extension Cgroup {
         return (try readKeyed(dir, "cpu.stat")["usage_usec"] ?? 0) * 1000
     }
 
+    /// Bytes read and written per block device, as Docker's `io_service_bytes_recursive`
+    /// entries: v1 `blkio.throttle.io_service_bytes_recursive` (ops `Read`, `Write`, `Sync`,
+    /// `Async`, `Discard`, `Total`), v2 `io.stat` (`read`, `write` from rbytes/wbytes).
+    public func ioServiceBytes() throws -> [(major: UInt64, minor: UInt64, op: String, value: UInt64)] {
+        let v1 = layout.mode != .unified && layout.hierarchy(for: "blkio") != nil
+        var out: [(UInt64, UInt64, String, UInt64)] = []
+        func device(_ text: Substring) -> (UInt64, UInt64)? {
+            let mm = text.split(separator: ":")
+            guard mm.count == 2, let a = UInt64(mm[0]), let b = UInt64(mm[1]) else { return nil }
+            return (a, b)
+        }
+        switch try target(v1 ? "blkio" : "io", for: "block I/O statistics") {
+        case .v1(let dir):
+            for line in try read(dir, "blkio.throttle.io_service_bytes_recursive").split(separator: "\n") {
+                let f = line.split(separator: " ")
+                guard f.count == 3, let (a, b) = device(f[0]), let v = UInt64(f[2]) else { continue }
+                out.append((a, b, String(f[1]), v))
+            }
+        case .v2(let dir):
+            for line in try read(dir, "io.stat").split(separator: "\n") {
+                let f = line.split(separator: " ")
+                guard let first = f.first, let (a, b) = device(first) else { continue }
+                for kv in f.dropFirst() {
+                    let p = kv.split(separator: "=")
+                    guard p.count == 2, let v = UInt64(p[1]) else { continue }
+                    if p[0] == "rbytes" { out.append((a, b, "read", v)) }
+                    if p[0] == "wbytes" { out.append((a, b, "write", v)) }
+                }
+            }
+        }
+        return out
+    }
+
     /// The number of tasks (threads included) in the cgroup (pids.current).
     public func pidsCurrent() throws -> UInt64 {
         try readNumber(try target("pids", for: "the task count").directory, "pids.current")
