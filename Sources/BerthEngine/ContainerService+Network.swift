@@ -76,7 +76,12 @@ extension ContainerService {
             e.requestedIPv4 = v4
         }
         if let v6 = s.IPAMConfig?.IPv6Address, !v6.isEmpty {
-            throw BerthError.unsupported("IPv6 addresses are not supported yet: \(v6)")
+            guard let a = IPAddress(v6), a.family == .v6 else { throw BerthError.invalid("invalid IPv6 address: \(v6)") }
+            if net.builtin { throw BerthError.invalid("user specified IP address is supported on user defined networks only") }
+            guard let sub = net.subnet6, let cidr = CIDR(sub.subnet), cidr.contains(a) else {
+                throw BerthError.invalid("no configured subnet or ip-range contain the IP address \(v6)")
+            }
+            e.requestedIPv6 = v6
         }
         if let mac = s.MacAddress, !mac.isEmpty {
             let parts = mac.split(separator: ":")
@@ -154,6 +159,7 @@ extension ContainerService {
                 if !e.hostVeth.isEmpty { try nl.deleteLink(e.hostVeth, ignoreMissing: true) }
             }
             if !e.ipv4.isEmpty { networks.release(e.networkID, e.ipv4) }
+            if let v6 = e.ipv6 { networks.release6(e.networkID, v6) }
         }
         _ = update(c.id) { entry in entry.container.endpoints?[net.name] = nil }
         networks.events.publish(type: "network", action: "disconnect", actorID: net.id, attributes: ["container": c.id, "name": net.name, "type": net.driver])
@@ -175,6 +181,9 @@ extension ContainerService {
         e.hostVeth = "veth" + String(NetworkService.randomID().prefix(7))
         e.endpointID = NetworkService.randomID()
         do {
+            if let v6 = try networks.allocate6(net.id, requested: e.requestedIPv6) {
+                (e.ipv6, e.prefixLength6, e.gateway6) = (v6.address, v6.prefix, v6.gateway)
+            }
             let nsFD = try FD.open("/proc/\(c.state.pid)/ns/net", O_RDONLY | O_CLOEXEC)
             defer { FD.close(nsFD) }
             let host = try Netlink.open()
@@ -185,6 +194,7 @@ extension ContainerService {
         } catch {
             if let nl = try? Netlink.open() { try? nl.deleteLink(e.hostVeth, ignoreMissing: true); nl.close() }
             networks.release(net.id, got.address)
+            if let v6 = e.ipv6 { networks.release6(net.id, v6) }
             throw error
         }
         return e

@@ -41,6 +41,10 @@ extension ContainerService {
                 e.hostVeth = "veth" + String(NetworkService.randomID().prefix(7))
                 e.endpointID = NetworkService.randomID()
                 endpoints[name] = e
+                if let v6 = try networks.allocate6(net.id, requested: e.requestedIPv6) {
+                    (e.ipv6, e.prefixLength6, e.gateway6) = (v6.address, v6.prefix, v6.gateway)
+                    endpoints[name] = e
+                }
                 if i == 0 { primaryNetwork = net }
             }
             if let net = primaryNetwork, let bridge = net.bridge, let primary = endpoints[ordered[0].name] {
@@ -56,7 +60,10 @@ extension ContainerService {
                 }
             }
         } catch {
-            for e in endpoints.values { networks.release(e.networkID, e.ipv4) }
+            for e in endpoints.values {
+                networks.release(e.networkID, e.ipv4)
+                if let v6 = e.ipv6 { networks.release6(e.networkID, v6) }
+            }
             networks.ports.release(mappings)
             throw error
         }
@@ -69,6 +76,7 @@ extension ContainerService {
         var entries: [(String, String)] = []
         if let primary = endpoints[ordered[0].name] {
             entries.append((primary.ipv4, ContainerSpecBuilder.hostname(c)))
+            if let v6 = primary.ipv6 { entries.append((v6, ContainerSpecBuilder.hostname(c))) }
             if primaryNetwork?.builtin == true {
                 for link in primary.links {
                     let parts = link.split(separator: ":", maxSplits: 1).map(String.init)
@@ -160,6 +168,13 @@ extension ContainerService {
         try inside.addAddress(link: e.interface, address: address, prefixLength: e.prefixLength)
         try inside.setUp(link: e.interface)
         if defaultRoute { try inside.addRoute(destination: nil, gateway: gateway, link: e.interface) }
+        if let v6 = e.ipv6.flatMap({ IPAddress($0) }), let prefix = e.prefixLength6 {
+            // No duplicate address detection: the address is ours by allocation, usable at once.
+            try inside.addAddress(link: e.interface, address: v6, prefixLength: prefix, noDAD: true)
+            if defaultRoute, let gw6 = e.gateway6.flatMap({ IPAddress($0) }) {
+                try inside.addRoute(destination: nil, gateway: gw6, link: e.interface)
+            }
+        }
     }
 
     /// Gives back what `prepareNetwork` took (the container exited or failed to start): host
@@ -174,9 +189,11 @@ extension ContainerService {
             nl.close()
         }
         for e in endpoints.values where !e.ipv4.isEmpty { networks.release(e.networkID, e.ipv4) }
+        for e in endpoints.values { if let v6 = e.ipv6 { networks.release6(e.networkID, v6) } }
         _ = update(id) { entry in
             for (name, var e) in entry.container.endpoints ?? [:] {
                 e.ipv4 = ""; e.prefixLength = 0; e.gateway = ""; e.hostVeth = ""; e.interface = ""; e.endpointID = ""
+                e.ipv6 = nil; e.prefixLength6 = nil; e.gateway6 = nil
                 if e.requestedMAC == nil { e.mac = "" }
                 entry.container.endpoints?[name] = e
             }

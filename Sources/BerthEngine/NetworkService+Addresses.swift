@@ -105,6 +105,60 @@ extension NetworkService {
     }
 }
 
+extension NetworkService {
+    /// An IPv6 address on a network with an IPv6 subnet: the one asked for (`--ip6`) or the
+    /// lowest free one in the range (the gateway excluded). nil when the network has no IPv6.
+    func allocate6(_ networkID: String, requested: String?) throws -> (address: String, prefix: Int, gateway: String)? {
+        try state.withLock { s in
+            guard let r = s.records[networkID], let sub = r.subnet6, let net = CIDR(sub.subnet), let gw = IPAddress(sub.gateway) else {
+                if let req = requested, !req.isEmpty { throw BerthError.invalid("network \(networkID) has no IPv6 subnet for \(req)") }
+                return nil
+            }
+            var used = s.allocations6[networkID] ?? []
+            let gwOffset = net.offset(of: gw)
+            if let req = requested, !req.isEmpty {
+                guard let a = IPAddress(req), a.family == .v6, net.contains(a), let off = net.offset(of: a), off != 0, off != gwOffset else {
+                    throw BerthError.invalid("Invalid address \(req): It does not belong to any of this network's subnets")
+                }
+                guard used.insert(off).inserted else { throw BerthError.conflict("Address already in use: \(req)") }
+                s.allocations6[networkID] = used
+                return (a.description, net.prefixLength, sub.gateway)
+            }
+            let range = sub.ipRange.flatMap { CIDR($0) } ?? net
+            let start = net.offset(of: range.masked.address) ?? 0
+            var off = max(start, 1)
+            let end = start + min(range.size - 1, 1 << 20)  // never scan more than a million
+            while off <= end {
+                if off != gwOffset && !used.contains(off), let a = net.masked.address(at: off) {
+                    used.insert(off)
+                    s.allocations6[networkID] = used
+                    return (a.description, net.prefixLength, sub.gateway)
+                }
+                off += 1
+            }
+            throw BerthError.unsupported("no available IPv6 addresses on network \(r.name)")
+        }
+    }
+
+    /// Gives an IPv6 address back.
+    func release6(_ networkID: String, _ address: String) {
+        state.withLock { s in
+            guard let sub = s.records[networkID]?.subnet6, let net = CIDR(sub.subnet), let a = IPAddress(address),
+                  let off = net.offset(of: a) else { return }
+            s.allocations6[networkID]?.remove(off)
+        }
+    }
+
+    /// Marks an IPv6 address in use (a running container found at startup).
+    func reserve6(_ networkID: String, _ address: String) {
+        state.withLock { s in
+            guard let sub = s.records[networkID]?.subnet6, let net = CIDR(sub.subnet), let a = IPAddress(address),
+                  let off = net.offset(of: a) else { return }
+            s.allocations6[networkID, default: []].insert(off)
+        }
+    }
+}
+
 /// A MAC address from an IPv4 address, as Docker derives them: 02:42 + the four bytes.
 func macAddress(for ipv4: String) -> String {
     guard let a = IPv4.parse(ipv4) else { return "" }

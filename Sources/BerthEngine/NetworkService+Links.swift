@@ -24,9 +24,13 @@ extension NetworkService {
         if !have.contains(where: { $0.address == gateway && $0.prefixLength == cidr.prefixLength }) {
             try nl.addAddress(link: bridge, address: gateway, prefixLength: cidr.prefixLength)
         }
+        if let sub6 = r.subnet6, let cidr6 = CIDR(sub6.subnet), let gw6 = IPAddress(sub6.gateway),
+           !(try nl.addresses(link: bridge, family: .v6)).contains(where: { $0.address == gw6 }) {
+            try nl.addAddress(link: bridge, address: gw6, prefixLength: cidr6.prefixLength, noDAD: true)
+        }
         try nl.setUp(link: bridge)
         try Firewall.enableRouteLocalnet(bridge: bridge)
-        try Firewall.ensureForwarding()
+        try Firewall.ensureForwarding(ipv6: r.subnet6 != nil)
         try applyFirewall()
         if r.userDefined { startDNS(r) }
     }
@@ -47,7 +51,7 @@ extension NetworkService {
         state.withLock { s in
             let nets = s.records.values.compactMap { r -> FirewallNetwork? in
                 guard r.driver == "bridge", let b = r.bridge, let sub = r.subnets.first else { return nil }
-                return FirewallNetwork(bridge: b, subnet: sub.subnet, internal: r.internal,
+                return FirewallNetwork(bridge: b, subnet: sub.subnet, subnet6: r.subnet6?.subnet, internal: r.internal,
                                        masquerade: r.options["com.docker.network.bridge.enable_ip_masquerade"] != "false",
                                        icc: r.options["com.docker.network.bridge.enable_icc"] != "false")
             }
@@ -68,6 +72,7 @@ extension NetworkService {
         for c in running {
             var mappings: [PortMapping] = []
             for e in c.endpoints where !e.ipv4.isEmpty { reserve(e.networkID, e.ipv4) }
+            for e in c.endpoints { if let v6 = e.ipv6 { reserve6(e.networkID, v6) } }
             if let primary = c.endpoints.first(where: { !$0.ipv4.isEmpty }), let bridge = try? get(primary.networkID).bridge {
                 for p in c.ports {
                     let (port, proto) = Self.splitPort(p.containerPort)
@@ -128,7 +133,7 @@ extension NetworkService {
         let suffix = "." + networkName.lowercased()
         if key.hasSuffix(suffix) { key.removeLast(suffix.count) }
         var members = endpoints(network).filter { $0.running && !$0.endpoint.ipv4.isEmpty }
-        let asking = client.flatMap { c in members.first { IPAddress($0.endpoint.ipv4) == c } }
+        let asking = client.flatMap { c in members.first { IPAddress($0.endpoint.ipv4) == c || $0.endpoint.ipv6.flatMap { IPAddress($0) } == c } }
         if let asking {
             // As Docker's per-container resolver: the names of every user network the asking
             // container is on, whichever network the query came in on.
@@ -142,6 +147,7 @@ extension NetworkService {
             let names = [m.name.lowercased(), String(m.id.prefix(12))] + m.endpoint.aliases.map { $0.lowercased() }
             if names.contains(key) || (key.count >= 12 && m.id.hasPrefix(key)), let a = IPAddress(m.endpoint.ipv4) {
                 found.append(a)
+                if let v6 = m.endpoint.ipv6.flatMap({ IPAddress($0) }) { found.append(v6) }
             }
         }
         if let asking {
@@ -159,6 +165,6 @@ extension NetworkService {
 
     /// The PTR name of a member's address: `NAME.NETWORK`.
     func reverse(_ address: IPAddress, network: String, networkName: String) -> String? {
-        endpoints(network).first { $0.running && IPAddress($0.endpoint.ipv4) == address }.map { "\($0.name).\(networkName)" }
+        endpoints(network).first { $0.running && (IPAddress($0.endpoint.ipv4) == address || $0.endpoint.ipv6.flatMap { IPAddress($0) } == address) }.map { "\($0.name).\(networkName)" }
     }
 }

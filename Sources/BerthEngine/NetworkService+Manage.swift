@@ -32,7 +32,6 @@ extension NetworkService {
         if o.ipamDriver != "default" && !o.ipamDriver.isEmpty {
             throw BerthError.notFound("could not find plugin \(o.ipamDriver) in v1 plugin registry: plugin not found")
         }
-        if o.enableIPv6 { throw BerthError.unsupported("IPv6 networks are not supported yet") }
         for key in o.options.keys.sorted() where !Self.knownOptions.contains(key) {
             throw BerthError.invalid("unknown network option \(key)")
         }
@@ -48,14 +47,19 @@ extension NetworkService {
         }
         let taken = takenSubnets()
         var subnets: [NetworkSubnet] = []
-        for c in o.ipam {
+        var subnets6: [NetworkSubnet] = []
+        for c in o.ipam where (c.subnet ?? "").contains(":") {
+            subnets6.append(try subnet6(c, enabled: o.enableIPv6, others: subnets6))
+        }
+        if o.enableIPv6 && subnets6.isEmpty { subnets6 = [Self.uniqueLocalSubnet()] }
+        if subnets6.count > 1 { throw BerthError.unsupported("networks with more than one IPv6 subnet are not supported") }
+        for c in o.ipam where !(c.subnet ?? "").contains(":") {
             guard let text = c.subnet, !text.isEmpty else {
                 if c.ipRange != nil || c.gateway != nil {
                     throw BerthError.invalid("invalid pool request: an IP range or gateway needs a subnet")
                 }
                 continue
             }
-            if text.contains(":") { throw BerthError.unsupported("IPv6 subnets are not supported yet: \(text)") }
             guard let net = IPv4.parseCIDR(text) else { throw BerthError.invalid("invalid CIDR address: \(text)") }
             guard net.prefix <= 30 else { throw BerthError.invalid("invalid subnet \(text): the prefix must be at most /30") }
             if taken.contains(where: { IPv4.overlaps($0, net) })
@@ -97,7 +101,8 @@ extension NetworkService {
             }
         }
         let record = NetworkRecord(id: id, name: o.name, driver: "bridge", created: WallClock.now().rfc3339Nano,
-                                   subnets: subnets, internal: o.internal, attachable: o.attachable, enableIPv6: false,
+                                   subnets: subnets + subnets6, internal: o.internal, attachable: o.attachable,
+                                   enableIPv6: !subnets6.isEmpty,
                                    options: o.options, labels: o.labels, bridge: bridge, mtu: mtu, builtin: false)
         try state.withLock { s in
             if s.records.values.contains(where: { $0.name == o.name }) {
@@ -118,6 +123,41 @@ extension NetworkService {
         }
         events.publish(type: "network", action: "create", actorID: id, attributes: ["name": o.name, "type": "bridge"])
         return record
+    }
+
+    /// One IPv6 IPAM config: the subnet (no overlap with another network's), its gateway
+    /// (the first address unless given) and range.
+    func subnet6(_ c: (subnet: String?, ipRange: String?, gateway: String?), enabled: Bool, others: [NetworkSubnet]) throws -> NetworkSubnet {
+        let text = c.subnet ?? ""
+        guard enabled else { throw BerthError.invalid("IPv6 subnet \(text) given without --ipv6 (EnableIPv6)") }
+        guard let net = CIDR(text), net.family == .v6 else { throw BerthError.invalid("invalid CIDR address: \(text)") }
+        guard net.prefixLength <= 124 else { throw BerthError.invalid("invalid subnet \(text): the prefix must be at most /124") }
+        let existing = state.withLock { s in s.records.values.flatMap { $0.subnets.compactMap { CIDR($0.subnet) } } } + others.compactMap { CIDR($0.subnet) }
+        if existing.contains(where: { $0.family == .v6 && $0.overlaps(net.masked) }) {
+            throw BerthError.permissionDenied("invalid pool request: Pool overlaps with other one on this address space")
+        }
+        var gateway = net.masked.address(at: 1)!
+        if let g = c.gateway, !g.isEmpty {
+            guard let gv = IPAddress(g), gv.family == .v6, net.contains(gv) else { throw BerthError.invalid("no matching subnet for gateway \(g)") }
+            gateway = gv
+        }
+        var range: String?
+        if let r = c.ipRange, !r.isEmpty {
+            guard let rv = CIDR(r), rv.family == .v6, net.contains(rv) else { throw BerthError.invalid("no matching subnet for range \(r)") }
+            range = rv.masked.description
+        }
+        return NetworkSubnet(subnet: net.masked.description, gateway: gateway.description, ipRange: range)
+    }
+
+    /// A random unique-local /64 (fd00::/8 with 40 random bits and a zero subnet id), as
+    /// Docker picks one when IPv6 is enabled without a subnet.
+    static func uniqueLocalSubnet() -> NetworkSubnet {
+        var g = SystemRandomNumberGenerator()
+        let random: UInt64 = g.next()
+        let global = UInt128(random & 0xFF_FFFF_FFFF)
+        let base = (UInt128(0xFD) << 120) | (global << 80)
+        let net = CIDR(address: .v6(IPv6Address(base)), prefixLength: 64)!
+        return NetworkSubnet(subnet: net.description, gateway: net.address(at: 1)!.description, ipRange: nil)
     }
 
     static let knownOptions: Set<String> = [

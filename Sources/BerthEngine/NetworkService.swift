@@ -37,6 +37,8 @@ public struct NetworkRecord: Codable, Sendable, Equatable {
 
     /// User-defined networks have the embedded DNS server and name resolution.
     public var userDefined: Bool { !builtin }
+    /// The IPv6 subnet, when the network has one (after the IPv4 one in `subnets`).
+    public var subnet6: NetworkSubnet? { subnets.first { $0.subnet.contains(":") } }
 }
 
 /// A container's endpoint on one network: what it asked for at create or connect, and what
@@ -58,6 +60,10 @@ public struct ContainerEndpoint: Codable, Sendable, Equatable {
     public var hostVeth: String = ""
     /// The interface name inside the container (`eth0`, `eth1`, …).
     public var interface: String = ""
+    /// While running, on an IPv6 network: the address, its prefix length, the gateway.
+    public var ipv6: String? = nil
+    public var prefixLength6: Int? = nil
+    public var gateway6: String? = nil
 }
 
 /// A published port as bound at start (`HostPort` resolved when it was ephemeral).
@@ -87,6 +93,8 @@ public final class NetworkService: Sendable {
         var records: [String: NetworkRecord] = [:]
         /// network id → IPv4 addresses in use (host order).
         var allocations: [String: Set<UInt32>] = [:]
+        /// network id → IPv6 addresses in use (offsets in the subnet).
+        var allocations6: [String: Set<UInt128>] = [:]
         /// container id → its published ports (while it runs).
         var mappings: [String: [PortMapping]] = [:]
     }

@@ -179,7 +179,8 @@ extension APIServer {
                 "Aliases": e.aliases.isEmpty ? .null : .array(e.aliases.map(str)),
                 "MacAddress": str(e.mac), "DriverOpts": .null, "NetworkID": str(e.networkID), "EndpointID": str(e.endpointID),
                 "Gateway": str(e.gateway), "IPAddress": str(e.ipv4), "IPPrefixLen": num(e.prefixLength),
-                "IPv6Gateway": str(""), "GlobalIPv6Address": str(""), "GlobalIPv6PrefixLen": num(0), "DNSNames": dnsNames,
+                "IPv6Gateway": str(e.gateway6 ?? ""), "GlobalIPv6Address": str(e.ipv6 ?? ""),
+                "GlobalIPv6PrefixLen": num(e.prefixLength6 ?? 0), "DNSNames": dnsNames,
             ])
         }
         if networks.isEmpty {
@@ -209,9 +210,9 @@ extension APIServer {
             "SandboxKey": str(running && c.state.pid > 0 ? "/proc/\(c.state.pid)/ns/net" : ""),
             "HairpinMode": .bool(false), "LinkLocalIPv6Address": str(""), "LinkLocalIPv6PrefixLen": num(0),
             "Ports": .object(ports), "SecondaryIPAddresses": .null, "SecondaryIPv6Addresses": .null,
-            "EndpointID": str(p?.endpointID ?? ""), "Gateway": str(p?.gateway ?? ""), "GlobalIPv6Address": str(""),
-            "GlobalIPv6PrefixLen": num(0), "IPAddress": str(p?.ipv4 ?? ""), "IPPrefixLen": num(p?.prefixLength ?? 0),
-            "IPv6Gateway": str(""), "MacAddress": str(p?.mac ?? ""),
+            "EndpointID": str(p?.endpointID ?? ""), "Gateway": str(p?.gateway ?? ""), "GlobalIPv6Address": str(p?.ipv6 ?? ""),
+            "GlobalIPv6PrefixLen": num(p?.prefixLength6 ?? 0), "IPAddress": str(p?.ipv4 ?? ""), "IPPrefixLen": num(p?.prefixLength ?? 0),
+            "IPv6Gateway": str(p?.gateway6 ?? ""), "MacAddress": str(p?.mac ?? ""),
             "Networks": .object(networks),
         ])
     }

@@ -46,7 +46,8 @@ extension APIServer {
         if containers {
             for m in engine.networks.endpoints(r.id) where m.running && !m.endpoint.ipv4.isEmpty {
                 members[m.id] = NetworkContainer(Name: m.name, EndpointID: m.endpoint.endpointID, MacAddress: m.endpoint.mac,
-                                                 IPv4Address: "\(m.endpoint.ipv4)/\(m.endpoint.prefixLength)", IPv6Address: "")
+                                                 IPv4Address: "\(m.endpoint.ipv4)/\(m.endpoint.prefixLength)",
+                                                 IPv6Address: m.endpoint.ipv6.map { "\($0)/\(m.endpoint.prefixLength6 ?? 64)" } ?? "")
             }
         }
         let ipam = NetworkIPAM(Driver: "default", Config: r.subnets.map {

@@ -217,4 +217,34 @@ struct NetworkTests {
             #expect(prune.stdout == "Deleted Networks:\nspare\n", "\(prune.stdout)")
         }
     }
+
+    @Test func ipv6Networks() throws {
+        try withImage { d in
+            let created = try d.docker("network", "create", "--ipv6", "--subnet", "fd00:b7:61::/64", "six")
+            #expect(created.status == 0, "\(created.stderr)")
+            #expect(trimmed(try d.docker("network", "inspect", "-f", "{{.EnableIPv6}} {{len .IPAM.Config}}", "six").stdout) == "true 2")
+            #expect(try d.docker("run", "-d", "--name", "s1", "--network", "six", "busybox:test", "sleep", "60").status == 0)
+            let v6 = trimmed(try d.docker("inspect", "-f", "{{.NetworkSettings.Networks.six.GlobalIPv6Address}} {{.NetworkSettings.Networks.six.IPv6Gateway}}", "s1").stdout)
+            #expect(v6 == "fd00:b7:61::2 fd00:b7:61::1", "\(v6)")
+            // By name over IPv6 (AAAA from the embedded DNS), and a fixed --ip6.
+            let probe = try d.docker("run", "--rm", "--network", "six", "--ip6", "fd00:b7:61::99", "busybox:test", "sh", "-c",
+                                     "ip -6 -o addr show eth0; ip -6 route; ping -6 -c 1 -W 2 s1; nslookup -type=AAAA s1")
+            #expect(probe.stdout.contains("fd00:b7:61::99/64"), "\(probe.stdout) \(probe.stderr)")
+            #expect(probe.stdout.contains("default via fd00:b7:61::1"), "\(probe.stdout)")
+            #expect(probe.stdout.contains("1 packets received"), "\(probe.stdout)")
+            #expect(probe.stdout.contains("Address: fd00:b7:61::2"), "\(probe.stdout)")
+            // Overlap and a subnet without --ipv6 are refused; --ipv6 alone picks a ULA /64.
+            let overlap = try d.docker("network", "create", "--ipv6", "--subnet", "fd00:b7:61::/80", "six2")
+            #expect(overlap.status != 0 && overlap.stderr.contains("overlaps"), "\(overlap.stderr)")
+            let noFlag = try d.docker("network", "create", "--subnet", "fd00:b7:62::/64", "six3")
+            #expect(noFlag.status != 0 && noFlag.stderr.contains("--ipv6"), "\(noFlag.stderr)")
+            #expect(try d.docker("network", "create", "--ipv6", "auto6").status == 0)
+            let auto = try d.docker("network", "inspect", "-f", "{{json .IPAM.Config}}", "auto6").stdout
+            #expect(auto.contains("\"Subnet\":\"fd") && auto.contains("::/64"), "\(auto)")
+            // The address is given back: the next container gets ::2 again.
+            #expect(try d.docker("rm", "-f", "s1").status == 0)
+            let again = try d.docker("run", "--rm", "--network", "six", "busybox:test", "ip", "-6", "-o", "addr", "show", "eth0")
+            #expect(again.stdout.contains("fd00:b7:61::2/64"), "\(again.stdout)")
+        }
+    }
 }
