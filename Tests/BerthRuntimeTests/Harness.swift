@@ -182,7 +182,16 @@ final class RuntimeHarness: @unchecked Sendable {
     }
 
     /// Host mount count (container mounts live in their own namespaces and must not show here).
+    /// Mounts on the host, leaving out those other suites running in parallel make and remove
+    /// on their own: network namespaces pinned by `ip netns add` (nsfs, /run/netns) and the
+    /// integration tests' daemons under their temp dirs.
     static func hostMountCount() -> Int {
-        ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").count
+        ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").filter { line in
+            let f = line.split(separator: " ")
+            guard f.count > 4 else { return true }
+            let point = f[4]
+            if point.hasPrefix("/run/netns") || line.contains(" - nsfs ") { return false }
+            return !(point.hasPrefix("/tmp/berth-it-") || point.contains("/berth-cli-") || point.hasPrefix("/tmp/berth-bench"))
+        }.count
     }
 }
