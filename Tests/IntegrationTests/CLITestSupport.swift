@@ -38,17 +38,21 @@ final class CLIDaemon {
     /// This daemon's default bridge and nftables table, removed by `stop`.
     let bridge: String
     let firewallTable: String
+    /// Runtime state (short: unix socket paths are limited), removed by `stop`.
+    let execRoot: String
 
     init() throws {
         let tag = UUID().uuidString.prefix(8).lowercased()
         bridge = "bc" + tag
         firewallTable = "berth_c" + tag
+        execRoot = "/run/berth/c-" + tag
         dir = NSTemporaryDirectory() + "berth-cli-" + tag
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         socket = dir + "/s.sock"
         process.executableURL = URL(fileURLWithPath: CLIPaths.berthd)
         process.arguments = ["--root", dir + "/root", "-H", "unix://" + socket, "--pidfile", dir + "/pid",
-                             "--config-file", dir + "/none.json", "--bridge", bridge, "--firewall-table", firewallTable]
+                             "--config-file", dir + "/none.json", "--bridge", bridge, "--firewall-table", firewallTable,
+                             "--exec-root", execRoot]
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         _ = FileManager.default.createFile(atPath: dir + "/berthd.log", contents: nil)
         process.standardError = FileHandle(forWritingAtPath: dir + "/berthd.log")
@@ -91,6 +95,7 @@ final class CLIDaemon {
             p.standardError = FileHandle.nullDevice
             if (try? p.run()) != nil { p.waitUntilExit() }
         }
+        try? FileManager.default.removeItem(atPath: execRoot)
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
