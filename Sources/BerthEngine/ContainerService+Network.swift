@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import BerthCore
+import BerthNetwork
 import BerthOCI
 import BerthSystem
 
@@ -154,10 +155,7 @@ extension ContainerService {
             throw BerthError.permissionDenied("container \(c.id) is not connected to network \(net.name)")
         }
         if c.state.isRunning, let e = c.endpoints?[net.name] {
-            if let nl = try? Netlink.open() {
-                defer { nl.close() }
-                if !e.hostVeth.isEmpty { try nl.deleteLink(e.hostVeth, ignoreMissing: true) }
-            }
+            if !e.hostVeth.isEmpty { try? Links.delete([e.hostVeth]) }
             if !e.ipv4.isEmpty { networks.release(e.networkID, e.ipv4) }
             if let v6 = e.ipv6 { networks.release6(e.networkID, v6) }
         }
@@ -184,15 +182,8 @@ extension ContainerService {
             if let v6 = try networks.allocate6(net.id, requested: e.requestedIPv6) {
                 (e.ipv6, e.prefixLength6, e.gateway6) = (v6.address, v6.prefix, v6.gateway)
             }
-            let nsFD = try FD.open("/proc/\(c.state.pid)/ns/net", O_RDONLY | O_CLOEXEC)
-            defer { FD.close(nsFD) }
-            let host = try Netlink.open()
-            defer { host.close() }
-            let inside = try Netlink.open(inNamespaceOf: nsFD)
-            defer { inside.close() }
-            try plug(e, into: net, host: host, inside: inside, namespace: nsFD, defaultRoute: false)
+            try Links.plug([try plan(e, on: net, defaultRoute: false)], intoNetworkNamespaceOf: c.state.pid)
         } catch {
-            if let nl = try? Netlink.open() { try? nl.deleteLink(e.hostVeth, ignoreMissing: true); nl.close() }
             networks.release(net.id, got.address)
             if let v6 = e.ipv6 { networks.release6(net.id, v6) }
             throw error

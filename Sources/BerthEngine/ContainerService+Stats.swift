@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import BerthCore
+import BerthNetwork
 import BerthRuntime
 import BerthSystem
 
@@ -47,20 +48,9 @@ extension ContainerService {
         return s
     }
 
-    /// The counters of the container's interfaces (its endpoints'), over netlink in its netns.
+    /// The counters of the container's interfaces (its endpoints'), read in its netns.
     static func interfaceCounters(_ c: Container) -> [String: [String: UInt64]] {
-        let names = Set((c.endpoints ?? [:]).values.map(\.interface).filter { !$0.isEmpty })
-        guard !names.isEmpty, c.state.pid > 0, let fd = try? FD.open("/proc/\(c.state.pid)/ns/net", O_RDONLY | O_CLOEXEC) else { return [:] }
-        defer { FD.close(fd) }
-        guard let nl = try? Netlink.open(inNamespaceOf: fd) else { return [:] }
-        defer { nl.close() }
-        var out: [String: [String: UInt64]] = [:]
-        for link in (try? nl.links()) ?? [] where names.contains(link.name) {
-            guard let st = link.statistics else { continue }
-            out[link.name] = ["rx_bytes": st.rxBytes, "rx_packets": st.rxPackets, "rx_errors": st.rxErrors, "rx_dropped": st.rxDropped,
-                              "tx_bytes": st.txBytes, "tx_packets": st.txPackets, "tx_errors": st.txErrors, "tx_dropped": st.txDropped]
-        }
-        return out
+        Links.counters(ofNetworkNamespaceOf: c.state.pid, names: Set((c.endpoints ?? [:]).values.map(\.interface).filter { !$0.isEmpty }))
     }
 
     /// The host's total CPU time in nanoseconds (the `cpu` line of /proc/stat, in USER_HZ

@@ -136,45 +136,25 @@ extension ContainerService {
     /// the default route through the first network that is not internal). Then the firewall
     /// learns its published ports.
     func wireNetwork(_ c: Container, pid: Int32) throws {
-        let ordered = orderedEndpoints(c)
-        guard !ordered.isEmpty else { return }
-        let nsFD = try FD.open("/proc/\(pid)/ns/net", O_RDONLY | O_CLOEXEC)
-        defer { FD.close(nsFD) }
-        let host = try Netlink.open()
-        defer { host.close() }
-        let inside = try Netlink.open(inNamespaceOf: nsFD)
-        defer { inside.close() }
         var routed = false
-        for (_, e) in ordered {
+        var plans: [VethPlan] = []
+        for (_, e) in orderedEndpoints(c) {
             let net = try networks.get(e.networkID)
-            try plug(e, into: net, host: host, inside: inside, namespace: nsFD, defaultRoute: !routed && !net.internal)
+            plans.append(try plan(e, on: net, defaultRoute: !routed && !net.internal))
             if !net.internal { routed = true }
         }
+        try Links.plug(plans, intoNetworkNamespaceOf: pid)
         try networks.applyFirewall()
     }
 
-    /// One veth pair: the host end (`e.hostVeth`) in the network's bridge and up, the other
-    /// created inside the namespace as `e.interface` with its MAC and address, up, and the
-    /// default route through the gateway when asked.
-    func plug(_ e: ContainerEndpoint, into net: NetworkRecord, host: Netlink, inside: Netlink, namespace nsFD: Int32,
-              defaultRoute: Bool) throws {
+    /// What BerthNetwork makes for one endpoint.
+    func plan(_ e: ContainerEndpoint, on net: NetworkRecord, defaultRoute: Bool) throws -> VethPlan {
         guard let bridge = net.bridge, let gateway = IPAddress(e.gateway), let address = IPAddress(e.ipv4) else {
             throw BerthError.invalid("network \(net.name) has no bridge")
         }
-        try host.createVeth(name: e.hostVeth, peer: e.interface, mtu: UInt32(net.mtu), peerNamespace: nsFD)
-        try host.setMaster(link: e.hostVeth, master: bridge)
-        try host.setUp(link: e.hostVeth)
-        if let mac = Netlink.parseMAC(e.mac) { try inside.setMAC(link: e.interface, mac: mac) }
-        try inside.addAddress(link: e.interface, address: address, prefixLength: e.prefixLength)
-        try inside.setUp(link: e.interface)
-        if defaultRoute { try inside.addRoute(destination: nil, gateway: gateway, link: e.interface) }
-        if let v6 = e.ipv6.flatMap({ IPAddress($0) }), let prefix = e.prefixLength6 {
-            // No duplicate address detection: the address is ours by allocation, usable at once.
-            try inside.addAddress(link: e.interface, address: v6, prefixLength: prefix, noDAD: true)
-            if defaultRoute, let gw6 = e.gateway6.flatMap({ IPAddress($0) }) {
-                try inside.addRoute(destination: nil, gateway: gw6, link: e.interface)
-            }
-        }
+        return VethPlan(hostVeth: e.hostVeth, name: e.interface, bridge: bridge, mtu: net.mtu, mac: e.mac, ipv4: address,
+                        prefixLength: e.prefixLength, gateway: gateway, ipv6: e.ipv6.flatMap { IPAddress($0) },
+                        prefixLength6: e.prefixLength6, gateway6: e.gateway6.flatMap { IPAddress($0) }, defaultRoute: defaultRoute)
     }
 
     /// Gives back what `prepareNetwork` took (the container exited or failed to start): host
@@ -184,10 +164,7 @@ extension ContainerService {
         guard let c = try? get(id), let endpoints = c.endpoints, !endpoints.isEmpty else { return }
         let mappings = networks.state.withLock { $0.mappings.removeValue(forKey: id) } ?? []
         networks.ports.release(mappings)
-        if let nl = try? Netlink.open() {
-            for e in endpoints.values where !e.hostVeth.isEmpty { try? nl.deleteLink(e.hostVeth, ignoreMissing: true) }
-            nl.close()
-        }
+        try? Links.delete(endpoints.values.map(\.hostVeth).filter { !$0.isEmpty })
         for e in endpoints.values where !e.ipv4.isEmpty { networks.release(e.networkID, e.ipv4) }
         for e in endpoints.values { if let v6 = e.ipv6 { networks.release6(e.networkID, v6) } }
         _ = update(id) { entry in

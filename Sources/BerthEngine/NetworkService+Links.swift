@@ -15,20 +15,10 @@ extension NetworkService {
     func setUp(_ r: NetworkRecord) throws {
         guard r.driver == "bridge", let bridge = r.bridge, let sub = r.subnets.first,
               let cidr = CIDR(sub.subnet), let gateway = IPAddress(sub.gateway) else { return }
-        let nl = try Netlink.open()
-        defer { nl.close() }
-        if try nl.linkIndex(bridge) == nil {
-            try nl.createBridge(name: bridge, mtu: UInt32(r.mtu))
-        }
-        let have = try nl.addresses(link: bridge, family: .v4)
-        if !have.contains(where: { $0.address == gateway && $0.prefixLength == cidr.prefixLength }) {
-            try nl.addAddress(link: bridge, address: gateway, prefixLength: cidr.prefixLength)
-        }
-        if let sub6 = r.subnet6, let cidr6 = CIDR(sub6.subnet), let gw6 = IPAddress(sub6.gateway),
-           !(try nl.addresses(link: bridge, family: .v6)).contains(where: { $0.address == gw6 }) {
-            try nl.addAddress(link: bridge, address: gw6, prefixLength: cidr6.prefixLength, noDAD: true)
-        }
-        try nl.setUp(link: bridge)
+        try Links.ensureBridge(bridge, mtu: r.mtu, gateway: CIDR(address: gateway, prefixLength: cidr.prefixLength)!,
+                               gateway6: r.subnet6.flatMap { s in
+                                   CIDR(s.subnet).flatMap { c in IPAddress(s.gateway).flatMap { CIDR(address: $0, prefixLength: c.prefixLength) } }
+                               })
         try Firewall.enableRouteLocalnet(bridge: bridge)
         try Firewall.ensureForwarding(ipv6: r.subnet6 != nil)
         try applyFirewall()
@@ -38,11 +28,7 @@ extension NetworkService {
     /// Removes a network's DNS server, bridge and rules.
     func tearDown(_ r: NetworkRecord) throws {
         stopDNS(r.id)
-        if let bridge = r.bridge {
-            let nl = try Netlink.open()
-            defer { nl.close() }
-            try nl.deleteLink(bridge, ignoreMissing: true)
-        }
+        if let bridge = r.bridge { try Links.delete([bridge]) }
         try applyFirewall()
     }
 

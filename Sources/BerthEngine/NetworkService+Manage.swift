@@ -1,4 +1,5 @@
 import BerthCore
+import BerthNetwork
 import BerthSystem
 
 /// What `POST /networks/create` asks for.
@@ -94,11 +95,8 @@ extension NetworkService {
         guard bridge.utf8.count <= 15, !bridge.isEmpty, !bridge.contains("/"), !bridge.contains(" ") else {
             throw BerthError.invalid("invalid bridge name \(bridge): at most 15 characters, no '/' or spaces")
         }
-        if let nl = try? Netlink.open() {
-            defer { nl.close() }
-            if (try? nl.linkIndex(bridge)) ?? nil != nil {
-                throw BerthError.conflict("bridge name \(bridge) is in use by another interface on this host")
-            }
+        if Links.exists(bridge) {
+            throw BerthError.conflict("bridge name \(bridge) is in use by another interface on this host")
         }
         let record = NetworkRecord(id: id, name: o.name, driver: "bridge", created: WallClock.now().rfc3339Nano,
                                    subnets: subnets + subnets6, internal: o.internal, attachable: o.attachable,

@@ -45,6 +45,13 @@ public enum Namespaces {
         try join(fd: fd, kind, what: path)
     }
 
+    /// Opens a process's namespace of `kind` (`/proc/<pid>/ns/…`) read-only, close-on-exec;
+    /// the caller closes the descriptor.
+    public static func open(pid: Int32, _ kind: NamespaceKind) throws -> Int32 {
+        let name = kind == .network ? "net" : kind == .mount ? "mnt" : kind.rawValue
+        return try FD.open("/proc/\(pid)/ns/\(name)", O_RDONLY | O_CLOEXEC)
+    }
+
     /// Joins the namespace open at `fd`.
     public static func join(fd: Int32, _ kind: NamespaceKind, what: String) throws {
         if berth_setns(fd, Int32(truncatingIfNeeded: kind.cloneFlag)) != 0 {
