@@ -68,7 +68,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ], exclude: ["README.md"]),
         // Dockerfile parsing (pure) and the builder, which drives a backend the engine provides.
-        .target(name: "BerthBuild", dependencies: ["BerthCore", "BerthSystem", "BerthOCI", "BerthArchive"],
+        .target(name: "BerthBuild", dependencies: ["BerthCore", "BerthSystem", "BerthOCI", "BerthArchive",
+                                          .product(name: "Crypto", package: "swift-crypto")],
                 exclude: ["README.md"]),
         // The daemon's services (actors). Knows nothing of HTTP.
         .target(name: "BerthEngine", dependencies: [
@@ -79,7 +80,7 @@ let package = Package(
         ], exclude: ["README.md"]),
         // HTTP request → engine call → wire response.
         .target(name: "BerthServer", dependencies: [
-            "BerthCore", "BerthEngine", "BerthAPI", "BerthHTTP", "BerthOCI",
+            "BerthCore", "BerthEngine", "BerthBuild", "BerthAPI", "BerthHTTP", "BerthOCI",
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),
         // Typed async client of the API.

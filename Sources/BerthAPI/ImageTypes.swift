@@ -106,3 +106,13 @@ public struct SystemDataUsage: Codable, Sendable {
         self.LayersSize = LayersSize; self.Images = Images; self.Containers = Containers; self.Volumes = Volumes; self.BuildCache = BuildCache
     }
 }
+
+/// `POST /build/prune`'s answer.
+public struct BuildPruneResponse: Codable, Sendable, Equatable {
+    public var CachesDeleted: [String]?
+    public var SpaceReclaimed: Int64
+    public init(CachesDeleted: [String]?, SpaceReclaimed: Int64) {
+        self.CachesDeleted = CachesDeleted
+        self.SpaceReclaimed = SpaceReclaimed
+    }
+}

@@ -16,12 +16,16 @@ import BerthSystem
 public enum LayerDiff {
     /// Writes every entry below `upperDirectory` (not the directory itself) to `writer`, and
     /// does not call `finish()`. Returns the number of entries written.
+    /// `placeholders` are paths (relative, `etc/hosts`) left out when they are an empty file or
+    /// an empty directory: the mount points a container's runtime made, which are not changes
+    /// of the container (Docker keeps them in a separate init layer).
     @discardableResult
     public static func write(upperDirectory: String, to writer: inout TarWriter,
-                             opaqueXattr: String = "trusted.overlay.opaque") throws -> Int {
+                             opaqueXattr: String = "trusted.overlay.opaque", placeholders: Set<String> = []) throws -> Int {
         let root = try FileAt.openDirectory(upperDirectory)
         defer { close(root) }
         var state = DiffState(opaqueXattr: opaqueXattr)
+        state.placeholders = placeholders
         defer { state.buffer.deallocate() }
         try state.walk(root, prefix: "", &writer)
         return state.entries
@@ -45,6 +49,8 @@ private struct DiffState {
     var entries = 0
     /// A plain archive (no whiteout or opaque translation).
     var plain = false
+    /// Paths skipped when empty (see `write(upperDirectory:…)`).
+    var placeholders: Set<String> = []
     /// (device, inode) of files with several links → the first name written.
     var links: [[UInt64]: String] = [:]
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
@@ -57,6 +63,7 @@ private struct DiffState {
         for name in names {
             guard let st = try FileAt.status(at: dir, name) else { continue }   // vanished
             let path = prefix + (renamedTo ?? name)
+            if !placeholders.isEmpty, placeholders.contains(path), try isEmpty(dir, name, st) { continue }
             var h = TarHeader(name: path, kind: .file, mode: st.permissions)
             h.uid = Int64(st.uid)
             h.gid = Int64(st.gid)
@@ -120,6 +127,17 @@ private struct DiffState {
             case .socket, .unknown:
                 continue
             }
+        }
+    }
+
+    func isEmpty(_ dir: Int32, _ name: String, _ st: FileStatus) throws -> Bool {
+        switch st.kind {
+        case .regular: return st.size == 0
+        case .directory:
+            let fd = try FileAt.openDirectory(at: dir, name)
+            defer { close(fd) }
+            return try FileAt.isEmptyDirectory(fd: fd)
+        default: return false
         }
     }
 

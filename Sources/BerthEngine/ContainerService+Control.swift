@@ -174,6 +174,7 @@ extension ContainerService {
     /// Before start (as `docker run` and `docker start -a` do) it waits for the start. `body`
     /// gets nil when the container never started.
     public func attach(_ ref: String, stdin: Bool, stdout: Bool, stderr: Bool,
+                       registered: (@Sendable () -> Void)? = nil,
                        body: @escaping @Sendable (AttachConnection?) async throws -> Void) async throws {
         let c = try get(ref)
         let channel: MonitorConnection.Channel?
@@ -195,12 +196,32 @@ extension ContainerService {
                                                                           stderr: stderr, continuation: k))
                     return nil
                 }
-                if case .failure(let e) = outcome { k.resume(throwing: e) }
+                if case .failure(let e) = outcome { k.resume(throwing: e) } else { registered?() }
             }
         }
         publish(c, "attach")
         guard let channel else { try await body(nil); return }
         try await channel.run(tty: c.tty) { conn in try await body(conn) }
+    }
+
+    /// Starts a created container with its stdout and stderr going to `output` as they come,
+    /// and returns its exit code (a build's RUN step).
+    public func startStreaming(_ id: String, output: @escaping @Sendable ([UInt8]) async -> Void) async throws -> Int {
+        let exit = try registerWait(id, condition: .nextExit)
+        let (attached, signal) = AsyncStream.makeStream(of: Void.self)
+        let reader = Task {
+            try await attach(id, stdin: false, stdout: true, stderr: true, registered: { signal.yield(); signal.finish() }) { conn in
+                guard let conn else { return }
+                while let chunk = try await conn.read() { await output(chunk.bytes) }
+            }
+        }
+        for await _ in attached { break }
+        do { _ = try await start(id) } catch {
+            reader.cancel()
+            throw error
+        }
+        try? await reader.value
+        return try await exit.value
     }
 
     /// `POST /containers/{id}/resize`.

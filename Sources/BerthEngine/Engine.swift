@@ -55,6 +55,7 @@ public final class Engine: Sendable {
     public let volumes: VolumeService
     public let networks: NetworkService
     public let system: SystemService
+    public let builds: BuildService
     public let logger: Logger
 
     /// Opens the state root (creating it), clearing interrupted work and collecting garbage
@@ -83,6 +84,7 @@ public final class Engine: Sendable {
         volumes.setUsers { containers.volumeUsers($0) }
         networks.setMembers { containers.networkMembers($0) }
         networks.restore(running: containers.runningEndpoints())
+        builds = BuildService(images: images, containers: containers, events: events)
         system = SystemService(root: config.root, engineID: try SystemService.loadOrCreateID(root: config.root))
     }
 }

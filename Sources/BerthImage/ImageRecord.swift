@@ -20,6 +20,10 @@ public struct ImageRecord: Codable, Sendable, Equatable {
     public var parent: Digest?
     /// When a tag was last set on this image (RFC 3339).
     public var lastTagTime: String?
+    /// For an image a build step made: the step's cache key (a digest of the instruction, its
+    /// variables and the content it copied). A later build reuses the child of the same parent
+    /// with the same key.
+    public var buildKey: String?
 
     public init(id: Digest, layers: [LayerRecord], repoDigests: [String] = [], created: String?,
                 labels: [String: String]?, size: Int64, parent: Digest? = nil) {

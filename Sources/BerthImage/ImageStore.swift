@@ -108,6 +108,14 @@ public final class ImageStore: Sendable {
         }
     }
 
+    /// The image a build step with cache key `buildKey` made on top of `parent` (nil: on
+    /// nothing, `FROM scratch`), if it is still here.
+    public func buildChild(of parent: Digest?, buildKey: String) -> ImageRecord? {
+        state.withLock { s in
+            s.records.values.filter { $0.parent == parent && $0.buildKey == buildKey }.max { ($0.created ?? "") < ($1.created ?? "") }
+        }
+    }
+
     /// The raw config blob of an image.
     public func configBytes(_ id: Digest) throws -> [UInt8] { try content.read(id) }
 
@@ -133,6 +141,7 @@ public final class ImageStore: Sendable {
                 r.repoDigests = Array(Set(old.repoDigests + r.repoDigests)).sorted()
                 r.lastTagTime = old.lastTagTime
                 if r.parent == nil { r.parent = old.parent }
+                if r.buildKey == nil { r.buildKey = old.buildKey }
             }
             try writeRecord(r)
             s.records[r.id] = r

@@ -168,11 +168,20 @@ extension APIServer {
             items.append(ImageHistoryItem(Id: "<missing>", Created: h.created.flatMap { WallClock(rfc3339: $0)?.seconds } ?? 0,
                                           CreatedBy: h.created_by ?? "", Tags: nil, Size: size, Comment: h.comment ?? ""))
         }
-        items.reverse()
-        if !items.isEmpty {
-            items[0].Id = e.record.id.description
-            items[0].Tags = e.tags
+        // Steps whose image is still here (builds and commits keep the parent chain) show its
+        // ID and tags: the ancestor whose history ends at that step.
+        var ancestor: ImageEntry? = e
+        var seen = Set<Digest>()
+        while let a = ancestor, seen.insert(a.record.id).inserted {
+            let count = a.record.id == e.record.id ? history.count : ((try? engine.images.config(a.record.id).history?.count) ?? nil) ?? 0
+            if count >= 1, count <= items.count, items[count - 1].Id == "<missing>" {
+                items[count - 1].Id = a.record.id.description
+                items[count - 1].Tags = a.tags.isEmpty ? nil : a.tags
+            }
+            ancestor = a.record.parent.flatMap { try? engine.images.get($0.description) }
         }
+        if !items.isEmpty, items[items.count - 1].Tags == nil { items[items.count - 1].Tags = e.tags }
+        items.reverse()
         return APIServer.json(items)
     }
 

@@ -99,6 +99,12 @@ public struct APIServer: HTTPHandler {
             return try events(ctx)
         case ("GET", "system") where path == "/system/df":
             return try systemDF(ctx)
+        case ("POST", "build") where segments.count == 1:
+            return try await build(ctx)
+        case ("POST", "build") where path == "/build/prune":
+            return try await pruneBuildCache(ctx)
+        case ("POST", "commit") where segments.count == 1:
+            return try await commit(ctx)
         case (_, "images"):
             if let r = try await images(ctx, segments: Array(segments.dropFirst())) { return r }
         case (_, "containers"):

@@ -87,6 +87,24 @@ public enum FileAt {
         }
     }
 
+    /// Opens `path` (relative, may contain `/`) inside `root` with `openat2(RESOLVE_IN_ROOT |
+    /// RESOLVE_NO_MAGICLINKS)`, following symlinks as if `root` were `/` (the final one too,
+    /// unless `noFollow`). Any file type; `flags` as for `open` (`O_RDONLY`, `O_PATH`).
+    /// Returns nil when a component does not exist.
+    public static func openInRoot(_ root: Int32, _ path: String, flags: Int32 = O_RDONLY, noFollow: Bool = false) throws -> Int32? {
+        // O_PATH takes no other flags than O_CLOEXEC, O_DIRECTORY and O_NOFOLLOW (EINVAL).
+        var f = flags | O_CLOEXEC | (flags & pathOnly != 0 ? 0 : O_NOCTTY)
+        if noFollow { f |= O_NOFOLLOW }
+        while true {
+            let fd = berth_openat2(root, path.isEmpty ? "." : path, UInt64(UInt32(bitPattern: f)), 0, resolveInRoot | resolveNoMagicLinks)
+            if fd >= 0 { return fd }
+            let e = errno
+            if e == EINTR || e == EAGAIN { continue }
+            if e == ENOENT || e == ENOTDIR { return nil }
+            throw BerthError.sys("open \(path)", e)
+        }
+    }
+
     /// Opens a directory by host path (`O_DIRECTORY`, no `O_PATH` unless given in `flags`).
     public static func openDirectory(_ path: String, flags: Int32 = O_RDONLY) throws -> Int32 {
         try sysCall("open \(path)") { open(path, flags | O_DIRECTORY | O_CLOEXEC) }
