@@ -44,7 +44,9 @@ let package = Package(
         .target(name: "CBerthCompress", exclude: ["README.md"],
                 linkerSettings: [.linkedLibrary("z"), .linkedLibrary("zstd")]),
         // tar read/write, gzip/zstd, layer apply (whiteouts, safe extraction) and diff.
-        .target(name: "BerthArchive", dependencies: ["BerthCore", "BerthSystem", "CBerthCompress"],
+        // The tar format (headers, writer): shared by BerthArchive and the CLI's build contexts.
+        .target(name: "BerthTar", dependencies: ["BerthCore"], exclude: ["README.md"]),
+        .target(name: "BerthArchive", dependencies: ["BerthCore", "BerthTar", "BerthSystem", "CBerthCompress"],
                 exclude: ["README.md"]),
         // Content store, overlay snapshots, image store, load/save/import, GC.
         .target(name: "BerthImage", dependencies: [
@@ -87,7 +89,7 @@ let package = Package(
         .target(name: "BerthClient", dependencies: ["BerthAPI", "BerthHTTP", "BerthCore"], exclude: ["README.md"]),
         // The `berth` command line: argument parsing, tables, progress.
         .target(name: "BerthCLI", dependencies: [
-            "BerthClient", "BerthAPI", "BerthCore",
+            "BerthClient", "BerthAPI", "BerthCore", "BerthTar",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"]),
         .executableTarget(name: "berthd", dependencies: [

@@ -35,6 +35,12 @@ final class FileSource: Sendable {
         }
     }
 
+    /// Reads an open descriptor (closed with the source).
+    init(fd: Int32) {
+        self.fd = fd
+        ownsFD = true
+    }
+
     deinit { if ownsFD { close(fd) } }
 
     /// The next chunk, nil at end of file.

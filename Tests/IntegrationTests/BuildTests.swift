@@ -253,4 +253,36 @@ struct BuildTests {
             try verifyStore(d.root)
         }
     }
+
+    @Test func berthCLIBuild() throws {
+        try withImage { d in
+            let ctx = try context(d, "ctx", [
+                "Dockerfile": "FROM busybox:test\nARG WHO\nCOPY . /ctx/\nRUN echo \"hi $WHO\" > /greeting\n",
+                "keep.txt": "k", "big.bin": "ignored", "logs/a.log": "x", "logs/keep.log": "y",
+                ".dockerignore": "*.bin\nlogs\n!logs/keep.log\n",
+            ])
+            let b = try d.berth("build", "-t", "cli:1", "--build-arg", "WHO=berth", "--label", "via=cli", ctx)
+            #expect(b.status == 0, "\(b.stdout) \(b.stderr)")
+            #expect(b.stdout.contains("Successfully tagged cli:1"), "\(b.stdout)")
+            // The CLI sent the context without the ignored files (the exception kept).
+            let files = try d.docker("run", "--rm", "cli:1", "sh", "-c", "cat /greeting; cd /ctx && find . -type f | sort")
+            #expect(files.stdout == "hi berth\n./.dockerignore\n./Dockerfile\n./keep.txt\n./logs/keep.log\n", "\(files.stdout)")
+            #expect(try inspect(d, "{{index .Config.Labels \"via\"}}", "cli:1") == "cli")
+            // A Dockerfile outside the context; -q prints the ID only; --iidfile.
+            let outside = d.dir + "/Other.dockerfile"
+            try "FROM busybox:test\nCMD [\"echo\", \"outside\"]\n".write(toFile: outside, atomically: true, encoding: .utf8)
+            let q = try d.berth("build", "-q", "-f", outside, "--iidfile", d.dir + "/iid", ctx)
+            #expect(q.status == 0, "\(q.stderr)")
+            #expect(trimmed(q.stdout).hasPrefix("sha256:") && !q.stdout.contains("Step"), "\(q.stdout)")
+            #expect((try? String(contentsOfFile: d.dir + "/iid", encoding: .utf8)) == trimmed(q.stdout))
+            #expect(try d.docker("run", "--rm", trimmed(q.stdout)).stdout == "outside\n")
+            // A failing RUN: its code is the CLI's.
+            try "FROM busybox:test\nRUN exit 6\n".write(toFile: outside, atomically: true, encoding: .utf8)
+            let f = try d.berth("build", "-f", outside, ctx)
+            #expect(f.status == 6, "\(f.status) \(f.stderr)")
+            #expect(f.stderr.contains("returned a non-zero code: 6"), "\(f.stderr)")
+            let missing = try d.berth("build", d.dir + "/nope")
+            #expect(missing.status == 1 && missing.stderr.contains("not found"), "\(missing.stderr)")
+        }
+    }
 }

@@ -8,7 +8,8 @@ public struct TarHeader: Sendable, Equatable {
         /// A typeflag we do not interpret (callers skip or reject it).
         case other(UInt8)
 
-        init(flag: UInt8) {
+        /// The kind a ustar typeflag byte names.
+        public init(flag: UInt8) {
             switch flag {
             case 0, UInt8(ascii: "0"), UInt8(ascii: "7"): self = .file
             case UInt8(ascii: "1"): self = .hardLink
