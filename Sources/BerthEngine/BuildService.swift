@@ -7,6 +7,7 @@ import BerthCore
 import BerthImage
 import BerthOCI
 import BerthSystem
+import Synchronization
 
 /// `POST /build`'s parameters (Docker's classic builder).
 public struct BuildRequest: Sendable {
@@ -74,6 +75,17 @@ public final class BuildService: Sendable {
 
     var store: ImageStore { images.store }
 
+    /// Marks RUN steps' containers: one still here when berthd starts belongs to a build that
+    /// died with the previous berthd (its image was never persisted) and is removed.
+    public static let stepLabel = "com.berth.build.step"
+
+    /// Removes RUN containers of builds an earlier berthd did not finish.
+    func removeLeftoverSteps() async {
+        for (c, _) in containers.list() where c.config.Labels?[Self.stepLabel] != nil {
+            try? await containers.remove(c.id, force: true, volumes: true)
+        }
+    }
+
     /// Reads the context tar (plain, gzip or zstd) from `queue`, finds and parses the
     /// Dockerfile and `.dockerignore`, validates the tags.
     public func prepare(_ request: BuildRequest, context queue: ByteQueue) async throws -> PreparedBuild {
@@ -122,7 +134,13 @@ public final class BuildService: Sendable {
         let builder = Builder(dockerfile: build.dockerfile, options: build.request.options,
                               context: BuildContext(root: build.contextDirectory, ignore: build.ignore),
                               backend: backend, output: output)
-        let id = try await builder.build()
+        let id: Digest
+        do { id = try await builder.build() } catch {
+            try? await persist(backend.created.withLock { $0 })
+            throw error
+        }
+        // The steps' files reach the disk with one sync, then their records are written.
+        try await persist(backend.created.withLock { $0 })
         for t in build.tags {
             try store.tag(id, as: t)
             events.publish(type: "image", action: "tag", actorID: id.description, attributes: ["name": t.withDefaultTag.familiar])
@@ -135,6 +153,16 @@ public final class BuildService: Sendable {
             for t in build.tags { await output(.stream("Successfully tagged \(t.withDefaultTag.familiar)\n")) }
         }
         return id
+    }
+
+    /// Makes a build's step images durable: one filesystem sync, then their records.
+    func persist(_ ids: [Digest]) async throws {
+        guard !ids.isEmpty else { return }
+        let store = self.store
+        try await BlockingWork.run {
+            try FileSystem.syncFilesystem(store.root)
+            try store.persist(ids)
+        }
     }
 
     /// `POST /build/prune`: images only builds made (intermediate steps) that nothing tagged
@@ -236,16 +264,23 @@ public final class BuildService: Sendable {
         var mounted = true
         defer { if mounted { try? Mounts.unmount("\(dir)/root", detach: true) } }
         try await body("\(dir)/root")
-        try Mounts.unmount("\(dir)/root", detach: false)
+        try Mounts.unmount("\(dir)/root", detach: true)
         mounted = false
         return try await then("\(dir)/upper")
     }
 }
 
 /// berthd as the builder's backend, for one build.
-struct EngineBuildBackend: BuildBackend {
+final class EngineBuildBackend: BuildBackend {
     let service: BuildService
     let request: BuildRequest
+    /// The images this build recorded (persisted together at its end).
+    let created = Mutex<[Digest]>([])
+
+    init(service: BuildService, request: BuildRequest) {
+        self.service = service
+        self.request = request
+    }
 
     var store: ImageStore { service.store }
 
@@ -261,14 +296,21 @@ struct EngineBuildBackend: BuildBackend {
 
     func commit(_ commit: StepCommit, parent: BuildImage) async throws -> BuildImage {
         let store = self.store
-        let record = try await BlockingWork.run {
-            try ImageCommitter(store: store).commit(Self.commitRequest(commit, parent: parent, store: store))
-        }
-        return try service.buildImage(record.id)
+        let request = commitRequest(commit, parent: parent)
+        let record = try await BlockingWork.run { try ImageCommitter(store: store).commit(request) }
+        return try made(record)
     }
 
-    static func commitRequest(_ c: StepCommit, parent: BuildImage, store: ImageStore) -> ImageCommitter.Commit {
-        ImageCommitter.Commit(config: c.config, parent: parent.id.flatMap { store.record($0) }, history: c.history, buildKey: c.key)
+    func commitRequest(_ c: StepCommit, parent: BuildImage) -> ImageCommitter.Commit {
+        var commit = ImageCommitter.Commit(config: c.config, parent: parent.id.flatMap { store.record($0) }, history: c.history, buildKey: c.key)
+        commit.durable = false
+        return commit
+    }
+
+    /// Notes a step image for the final persist and returns it as the builder sees it.
+    func made(_ record: ImageRecord) throws -> BuildImage {
+        created.withLock { $0.append(record.id) }
+        return try service.buildImage(record.id)
     }
 
     func run(_ step: RunStep, on given: BuildImage, commit: StepCommit,
@@ -288,6 +330,7 @@ struct EngineBuildBackend: BuildBackend {
         config.WorkingDir = step.workingDir
         config.AttachStdout = true
         config.AttachStderr = true
+        config.Labels = [BuildService.stepLabel: "true"]
         var hc = HealthConfig()
         hc.Test = ["NONE"]
         config.Healthcheck = hc
@@ -317,7 +360,7 @@ struct EngineBuildBackend: BuildBackend {
         }
         let store = self.store
         let upper = containers.directory(id) + "/diff"
-        let request = Self.commitRequest(commit, parent: image, store: store)
+        let request = commitRequest(commit, parent: image)
         let record: ImageRecord
         do {
             record = try await BlockingWork.run { try ImageCommitter(store: store).commit(request, upperDirectory: upper) }
@@ -329,12 +372,12 @@ struct EngineBuildBackend: BuildBackend {
             await output(Array("Removing intermediate container \(id.prefix(12))\n".utf8))
             try? await containers.remove(id, force: true, volumes: true)
         }
-        return try service.buildImage(record.id)
+        return try made(record)
     }
 
     func modify(_ image: BuildImage, commit: StepCommit, _ body: @escaping @Sendable (String) async throws -> Void) async throws -> BuildImage {
         let store = self.store
-        let request = Self.commitRequest(commit, parent: image, store: store)
+        let request = commitRequest(commit, parent: image)
         let record = try await service.withScratchRoot(image, body) { upper in
             try await BlockingWork.run {
                 // Nothing changed (WORKDIR of an existing directory): no layer.
@@ -344,7 +387,7 @@ struct EngineBuildBackend: BuildBackend {
                 return try ImageCommitter(store: store).commit(request, upperDirectory: upper)
             }
         }
-        return try service.buildImage(record.id)
+        return try made(record)
     }
 
     func withRoot(of image: BuildImage, _ body: @escaping @Sendable (String) async throws -> Void) async throws {

@@ -85,6 +85,8 @@ public final class Engine: Sendable {
         networks.setMembers { containers.networkMembers($0) }
         networks.restore(running: containers.runningEndpoints())
         builds = BuildService(images: images, containers: containers, events: events)
+        let builds = self.builds
+        Task { await builds.removeLeftoverSteps() }
         system = SystemService(root: config.root, engineID: try SystemService.loadOrCreateID(root: config.root))
     }
 }

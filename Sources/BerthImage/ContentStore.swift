@@ -52,14 +52,15 @@ public final class ContentStore: Sendable {
         return bytes
     }
 
-    /// Writes a small blob in one go; returns its digest. Idempotent.
+    /// Writes a small blob in one go; returns its digest. Idempotent. `durable: false` skips
+    /// the fsyncs (the caller syncs the filesystem before anything durable names the blob).
     @discardableResult
-    public func write(_ bytes: [UInt8], expected: Digest? = nil) throws -> Digest {
+    public func write(_ bytes: [UInt8], expected: Digest? = nil, durable: Bool = true) throws -> Digest {
         let d = Digester.sha256(bytes)
         if let expected, expected != d {
             throw BerthError.invalid("wrong digest: expected \(expected), content has \(d)")
         }
-        if !exists(d) { try FileSystem.writeAtomically(path(d), bytes, mode: 0o600) }
+        if !exists(d) { try FileSystem.writeAtomically(path(d), bytes, mode: 0o600, durable: durable) }
         return d
     }
 

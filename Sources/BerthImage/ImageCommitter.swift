@@ -36,6 +36,9 @@ public struct ImageCommitter {
         public var history: ImageConfig.History
         /// A build step's cache key.
         public var buildKey: String?
+        /// False: no fsync per file and the record stays in memory until `ImageStore.persist`
+        /// (a build syncs the filesystem once at its end).
+        public var durable = true
 
         public init(config: ImageConfig, parent: ImageRecord?, history: ImageConfig.History, buildKey: String? = nil) {
             self.config = config
@@ -54,12 +57,13 @@ public struct ImageCommitter {
     public func commit(_ c: Commit, upperDirectory: String) throws -> ImageRecord {
         let leases = LeaseTracker(store: store)
         defer { leases.finish() }
-        let layer = try writeLayer(upperDirectory: upperDirectory, parentChain: c.parent?.layers.last?.chainID, leases: leases)
+        let layer = try writeLayer(upperDirectory: upperDirectory, parentChain: c.parent?.layers.last?.chainID,
+                                   durable: c.durable, leases: leases)
         return try record(c, layer: layer)
     }
 
     /// The tar of the upper directory into the content store, then into a snapshot.
-    func writeLayer(upperDirectory: String, parentChain: Digest?, leases: LeaseTracker) throws -> LayerRecord {
+    func writeLayer(upperDirectory: String, parentChain: Digest?, durable: Bool, leases: LeaseTracker) throws -> LayerRecord {
         let ingest = try store.content.ingest()
         var pending: [UInt8] = []
         pending.reserveCapacity(1 << 20)
@@ -79,7 +83,8 @@ public struct ImageCommitter {
         try ingest.commit(digest: diffID)
         let chainID = parentChain.map { Digester.sha256(Array("\($0) \(diffID)".utf8)) } ?? diffID
         leases.add([chainID])
-        let info = try store.snapshots.apply(blobPath: store.content.path(diffID), diffID: diffID, parent: parentChain, chainID: chainID)
+        let info = try store.snapshots.apply(blobPath: store.content.path(diffID), diffID: diffID, parent: parentChain, chainID: chainID,
+                                                durable: durable)
         var layer = LayerRecord(diffID: diffID, chainID: chainID, blob: diffID, mediaType: MediaType.ociLayer, blobSize: size, size: size)
         layer.contentSize = info.contentSize
         return layer
@@ -94,14 +99,14 @@ public struct ImageCommitter {
         config.history = (config.history ?? []) + [h]
         if config.created == nil { config.created = h.created }
         let bytes = try BerthJSONEncoder().encode(config)
-        let id = try store.content.write(bytes)
+        let id = try store.content.write(bytes, durable: c.durable)
         store.lease([id])
         defer { store.release([id]) }
         let layers = parentLayers + (layer.map { [$0] } ?? [])
         var r = ImageRecord(id: id, layers: layers, created: config.created, labels: config.config?.Labels,
                             size: layers.reduce(0) { $0 + ($1.contentSize ?? $1.size) }, parent: c.parent?.id)
         r.buildKey = c.buildKey
-        try store.add(r)
+        try store.add(r, persist: c.durable)
         return store.record(id) ?? r
     }
 }

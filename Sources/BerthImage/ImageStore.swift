@@ -27,6 +27,8 @@ public final class ImageStore: Sendable {
         var references: [String: Digest] = [:]
         /// Leased blob and snapshot digests → lease count.
         var leases: [Digest: Int] = [:]
+        /// Images recorded in memory only, until `persist` (a build's steps).
+        var unpersisted = Set<Digest>()
     }
     let state = Mutex(State())
 
@@ -128,7 +130,11 @@ public final class ImageStore: Sendable {
 
     /// Records a new image whose config blob, layer blobs and snapshots are committed.
     /// Re-adding an existing image keeps its references and merges repo digests.
-    public func add(_ record: ImageRecord) throws {
+    /// `persist: false` keeps the record in memory only until `persist` writes it: a build
+    /// records its steps that way and persists them together after one filesystem sync, so a
+    /// crash or power loss mid-build leaves garbage to collect, never a record whose files
+    /// were not on disk.
+    public func add(_ record: ImageRecord, persist: Bool = true) throws {
         guard content.exists(record.id) else { throw BerthError(.internal, "image \(record.id): config blob missing") }
         for l in record.layers {
             guard content.exists(l.blob), snapshots.exists(l.chainID) else {
@@ -143,9 +149,28 @@ public final class ImageStore: Sendable {
                 if r.parent == nil { r.parent = old.parent }
                 if r.buildKey == nil { r.buildKey = old.buildKey }
             }
-            try writeRecord(r)
+            if persist || (old(s, r.id) && !s.unpersisted.contains(r.id)) {
+                try writeRecord(r)
+            } else {
+                s.unpersisted.insert(r.id)
+            }
             s.records[r.id] = r
         }
+    }
+
+    private func old(_ s: State, _ id: Digest) -> Bool { s.records[id] != nil }
+
+    /// Writes the records `add(persist: false)` kept in memory (those still present), then
+    /// syncs the record directory. Call after the filesystem holding their files was synced.
+    public func persist(_ ids: [Digest]) throws {
+        try state.withLock { s in
+            for id in ids where s.unpersisted.contains(id) {
+                guard let r = s.records[id] else { s.unpersisted.remove(id); continue }
+                try writeRecord(r, durable: false)
+                s.unpersisted.remove(id)
+            }
+        }
+        try FileSystem.syncDirectory(recordDirectory)
     }
 
     /// Points a reference at an image. Returns the image it pointed at before, if another.
@@ -161,7 +186,7 @@ public final class ImageStore: Sendable {
                 throw error
             }
             r.lastTagTime = WallClock.now().rfc3339Nano
-            try? writeRecord(r)
+            if !s.unpersisted.contains(id) { try? writeRecord(r) }
             s.records[id] = r
             return previous == id ? nil : previous
         }
@@ -194,6 +219,7 @@ public final class ImageStore: Sendable {
             if !refs.isEmpty { try writeReferences(s.references) }
             if unlink(recordPath(id)) != 0 && errno != ENOENT { throw BerthError.sys("remove image \(id)") }
             s.records.removeValue(forKey: id)
+            s.unpersisted.remove(id)
             var usedSnapshots = Set<Digest>(), usedBlobs = Set<Digest>()
             for other in s.records.values {
                 usedBlobs.insert(other.id)
@@ -293,8 +319,8 @@ public final class ImageStore: Sendable {
 
     func recordPath(_ id: Digest) -> String { "\(recordDirectory)/\(id.encoded).json" }
 
-    func writeRecord(_ r: ImageRecord) throws {
-        try FileSystem.writeAtomically(recordPath(r.id), try BerthJSONEncoder().encode(r), mode: 0o600)
+    func writeRecord(_ r: ImageRecord, durable: Bool = true) throws {
+        try FileSystem.writeAtomically(recordPath(r.id), try BerthJSONEncoder().encode(r), mode: 0o600, durable: durable)
     }
 
     func writeReferences(_ refs: [String: Digest]) throws {

@@ -88,18 +88,20 @@ public final class OverlaySnapshotter: Sendable {
     /// - Returns: the committed snapshot (an existing one is returned as is).
     @discardableResult
     public func apply(blobPath: String, diffID: Digest, parent: Digest?, chainID: Digest,
-                      applyOptions: LayerApplyOptions = LayerApplyOptions()) throws -> SnapshotInfo {
+                      applyOptions: LayerApplyOptions = LayerApplyOptions(), durable: Bool = true) throws -> SnapshotInfo {
         if exists(chainID) { return try info(chainID) }
         let fd = try FD.open(blobPath, O_RDONLY)
         defer { FD.close(fd) }
-        return try apply(source: { buf in try FD.readSome(fd, into: buf, what: "layer") }, diffID: diffID, parent: parent, chainID: chainID, applyOptions: applyOptions)
+        return try apply(source: { buf in try FD.readSome(fd, into: buf, what: "layer") }, diffID: diffID, parent: parent, chainID: chainID, applyOptions: applyOptions, durable: durable)
     }
 
     /// Extracts a layer from a stream (compression detected from its first bytes). When
     /// `diffID` is nil the computed one is accepted (imports); otherwise it must match.
+    /// `durable: false` skips the fsync of `meta.json` (a build syncs the filesystem once).
     @discardableResult
     public func apply(source: @escaping TarReader.Source, diffID expected: Digest?, parent: Digest?,
-                      chainID given: Digest?, applyOptions: LayerApplyOptions = LayerApplyOptions()) throws -> SnapshotInfo {
+                      chainID given: Digest?, applyOptions: LayerApplyOptions = LayerApplyOptions(),
+                      durable: Bool = true) throws -> SnapshotInfo {
         let temp = try makeTemp()
         var committed = false
         defer { if !committed { try? FileSystem.removeTree(temp) } }
@@ -158,7 +160,7 @@ public final class OverlaySnapshotter: Sendable {
         let chainID = given ?? (parent.map { Digester.sha256(Array("\($0) \(diffID)".utf8)) } ?? diffID)
         if exists(chainID) { return try info(chainID) }
         let info = SnapshotInfo(chainID: chainID, parent: parent, diffID: diffID, size: size, contentSize: stats.bytes)
-        try FileSystem.writeAtomically(temp + "/meta.json", try BerthJSONEncoder().encode(info), mode: 0o600)
+        try FileSystem.writeAtomically(temp + "/meta.json", try BerthJSONEncoder().encode(info), mode: 0o600, durable: durable)
         let target = directory(chainID)
         guard rename(temp, target) == 0 else {
             if errno == EEXIST || errno == ENOTEMPTY { return try self.info(chainID) }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CBerth
 import BerthCore
 
 /// Plain file operations on paths, Foundation-free. All throw `BerthError` naming the path.
@@ -97,6 +98,23 @@ public enum FileSystem {
         guard durable else { return }
         let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    /// fsync of a directory (its entries: names renamed or created in it).
+    public static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw BerthError.sys("open \(path)") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw BerthError.sys("fsync \(path)") }
+    }
+
+    /// `syncfs`: everything written to the filesystem holding `path` reaches the disk — one
+    /// call instead of an fsync per file when many files were written together.
+    public static func syncFilesystem(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw BerthError.sys("open \(path)") }
+        defer { close(fd) }
+        guard berth_syncfs(fd) == 0 else { throw BerthError.sys("syncfs \(path)") }
     }
 
     /// The directory part of a path (`/a/b` → `/a`, `b` → `.`).

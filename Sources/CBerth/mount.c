@@ -20,3 +20,5 @@ int berth_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, ui
 }
 
 dev_t berth_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
+
+int berth_syncfs(int fd) { return (int)syscall(SYS_syncfs, fd); }

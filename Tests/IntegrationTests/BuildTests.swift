@@ -152,6 +152,11 @@ struct BuildTests {
             #expect(second.status == 0)
             #expect(second.stdout.components(separatedBy: "Using cache").count - 1 == 4, "\(second.stdout)")
             #expect(try inspect(d, "{{.Id}}", "cached") == id1)
+            // The steps were persisted: after a restart the cache still holds.
+            d.stop()
+            try d.start()
+            let afterRestart = try build(d, "-t", "cached", ctx)
+            #expect(afterRestart.stdout.components(separatedBy: "Using cache").count - 1 == 4, "\(afterRestart.stdout)")
 
             // Change the copied file: the RUN before it stays cached, COPY and after rebuild.
             try "second\n".write(toFile: ctx + "/a.txt", atomically: true, encoding: .utf8)
@@ -283,6 +288,45 @@ struct BuildTests {
             #expect(f.stderr.contains("returned a non-zero code: 6"), "\(f.stderr)")
             let missing = try d.berth("build", d.dir + "/nope")
             #expect(missing.status == 1 && missing.stderr.contains("not found"), "\(missing.stderr)")
+        }
+    }
+
+    @Test func daemonKilledMidBuildLeavesNothingHalfWritten() throws {
+        try withImage { d in
+            let ctx = try context(d, "ctx", [
+                "Dockerfile": "FROM busybox:test\nCOPY a.txt /a\nRUN echo one > /one\nRUN touch /started; sleep 30\n",
+                "a.txt": "a",
+            ])
+            let log = d.dir + "/build.log"
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "DOCKER_BUILDKIT=0 DOCKER_HOST=\(d.host) docker build \(ctx) > \(log) 2>&1"]
+            try p.run()
+            var running = false
+            for _ in 0..<200 where !running {
+                running = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("RUN touch /started")
+                if !running { usleep(50_000) }
+            }
+            #expect(running, "the build did not reach its last step")
+            usleep(300_000)
+            d.crash()
+            p.waitUntilExit()
+            try d.start()
+            // The unfinished build's steps are gone (collected), the store is consistent, and
+            // the same build runs from scratch.
+            try verifyStore(d.root)
+            #expect(try d.docker("images", "-aq").stdout.split(separator: "\n").count == 1, "step images survived the crash")
+            try "FROM busybox:test\nCOPY a.txt /a\nRUN echo one > /one\n".write(toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
+            let again = try build(d, "-t", "after", ctx)
+            #expect(again.status == 0, "\(again.stdout) \(again.stderr)")
+            #expect(try d.docker("run", "--rm", "after", "cat", "/a", "/one").stdout == "aone\n")
+            // The RUN container of the dead build is removed at start.
+            var gone = false
+            for _ in 0..<100 where !gone {
+                gone = try d.docker("ps", "-aq").stdout.isEmpty
+                if !gone { usleep(50_000) }
+            }
+            #expect(gone, "the dead build's container is still there")
         }
     }
 }

@@ -12,4 +12,7 @@ int berth_pivot_root(const char *new_root, const char *put_old);
 int berth_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 /// makedev(3) for mknod.
 dev_t berth_makedev(unsigned int major, unsigned int minor);
+
+/// syncfs(2): flush the filesystem that holds `fd` (glibc declares it only with _GNU_SOURCE).
+int berth_syncfs(int fd);
 #endif
