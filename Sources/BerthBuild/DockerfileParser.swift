@@ -526,7 +526,7 @@ struct LineReader {
             while let last = lines[i].last, last == "\r" || last == "\n" { lines[i].removeLast() }
         }
         self.lines = lines
-        self.emptyText = lines.isEmpty
+        self.emptyText = text.isEmpty || text == "\u{FEFF}"
     }
 
     static func isComment(_ line: [Unicode.Scalar]) -> Bool { line.trimmedLeft().first == "#" }
