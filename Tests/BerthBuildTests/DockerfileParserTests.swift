@@ -28,6 +28,8 @@ struct DockerfileInstructionTests {
         ("RUN [\"echo\", hi]", .run(.shell("[\"echo\", hi]"))),
         ("RUN [\"echo\"] trailing", .run(.shell("[\"echo\"] trailing"))),
         ("RUN ['single']", .run(.shell("['single']"))),
+        ("RUN [\"\\ud800\"]", .run(.shell("[\"\\ud800\"]"))),  // lone surrogate: not JSON for us (README)
+        ("RUN [\"caf\\u00e9\", \"\\ud83d\\ude00\"]", .run(.exec(["café", "😀"]))),
         ("RUN [\"unterminated", .run(.shell("[\"unterminated"))),
         ("CMD [\"nginx\", \"-g\", \"daemon off;\"]", .cmd(.exec(["nginx", "-g", "daemon off;"]))),
         ("CMD []", .cmd(.exec([]))),
