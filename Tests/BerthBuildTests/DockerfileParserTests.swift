@@ -410,3 +410,64 @@ struct HeredocTests {
         #expect(i.endLine == 4)
     }
 }
+
+@Suite("Dockerfile end to end")
+struct DockerfileEndToEndTests {
+    @Test func realisticFile() throws {
+        let file = try DockerfileParser.parse("""
+            # syntax=docker/dockerfile:1.7
+            # check=error=true
+            ARG GO_VERSION=1.22
+
+            FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
+            WORKDIR /src
+            RUN --mount=type=cache,target=/go/pkg/mod \\
+                --mount=type=bind,source=go.mod,target=go.mod \\
+                go mod download
+            COPY <<EOF /src/version.go
+            package main
+            const version = "$VERSION"
+            EOF
+            ENV CGO_ENABLED=0 \\
+                GOOS=linux
+            RUN go build -o /out/app .
+
+            FROM gcr.io/distroless/static AS final
+            LABEL org.opencontainers.image.source="https://example.com/x" \\
+                  maintainer="me"
+            COPY --from=build --chmod=0755 /out/app /usr/local/bin/app
+            HEALTHCHECK --interval=10s CMD ["/usr/local/bin/app", "health"]
+            EXPOSE 8080
+            USER nonroot:nonroot
+            ONBUILD RUN echo triggered
+            ENTRYPOINT ["/usr/local/bin/app"]
+            CMD ["serve"]
+            """)
+        #expect(file.directives == ["syntax": "docker/dockerfile:1.7", "check": "error=true"])
+        #expect(file.metaArgs.map(\.line) == [3])
+        #expect(file.stages.map(\.name) == ["build", "final"])
+        let build = file.stages[0].instructions
+        #expect(build.map(\.line) == [6, 7, 10, 14, 16])
+        #expect(build.map(\.endLine) == [6, 9, 13, 15, 16])
+        #expect(build[1].flags.map(\.value) == ["type=cache,target=/go/pkg/mod", "type=bind,source=go.mod,target=go.mod"])
+        #expect(build[1].kind == .run(.shell("go mod download")))
+        #expect(build[2].kind == .copy(CopyArguments(sources: ["<<EOF"], destination: "/src/version.go")))
+        #expect(build[2].heredocs.first?.content == "package main\nconst version = \"$VERSION\"\n")
+        #expect(build[3].kind == .env([KeyValue(key: "CGO_ENABLED", value: "0"), KeyValue(key: "GOOS", value: "linux")]))
+        let final = file.stages[1]
+        #expect(final.from.line == 18)
+        #expect(final.instructions.map(\.text) == [
+            "LABEL org.opencontainers.image.source=\"https://example.com/x\"       maintainer=\"me\"",
+            "COPY --from=build --chmod=0755 /out/app /usr/local/bin/app",
+            "HEALTHCHECK --interval=10s CMD [\"/usr/local/bin/app\", \"health\"]",
+            "EXPOSE 8080",
+            "USER nonroot:nonroot",
+            "ONBUILD RUN echo triggered",
+            "ENTRYPOINT [\"/usr/local/bin/app\"]",
+            "CMD [\"serve\"]",
+        ])
+        #expect(final.instructions[2].kind == .healthcheck(.command(.exec(["/usr/local/bin/app", "health"]))))
+        #expect(final.instructions[2].flag("interval") == "10s")
+        #expect(final.instructions.last?.endLine == 27)
+    }
+}
