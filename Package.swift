@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "berth-init", targets: ["berth-init"]),
         .executable(name: "berthd", targets: ["berthd"]),
         .executable(name: "berth", targets: ["berth"]),
+        .executable(name: "berth-fuzz", targets: ["berth-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -108,7 +109,10 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Osize"])],
             linkerSettings: leanExecutableLinkerFlags
         ),
+        // Mutational fuzzer for the Dockerfile parser, ShellWords and DockerIgnore.
+        .executableTarget(name: "berth-fuzz", dependencies: ["BerthBuild", "BerthCore"]),
         .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
+        .testTarget(name: "BerthBuildTests", dependencies: ["BerthBuild", "BerthCore"]),
         .testTarget(name: "BerthSystemTests", dependencies: ["BerthSystem", "BerthCore"]),
         .testTarget(name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthSystem", "BerthCore"]),
         .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI", "BerthCore"]),

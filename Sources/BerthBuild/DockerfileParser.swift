@@ -99,7 +99,36 @@ func quoted(_ s: String) -> String {
 
 // MARK: - Characters
 
-@inline(__always) func isSpace(_ c: Unicode.Scalar) -> Bool { c.properties.isWhitespace }
+/// Go's `unicode.IsSpace` (the Unicode White_Space property), with an ASCII fast path.
+@inline(__always) func isSpace(_ c: Unicode.Scalar) -> Bool {
+    if c.value < 0x80 { return c.value == 0x20 || (c.value >= 0x09 && c.value <= 0x0D) }
+    return c.properties.isWhitespace
+}
+
+/// A String from scalars, through UTF-8 (much faster than `String.UnicodeScalarView(_:)`).
+func makeString<C: Collection>(_ scalars: C) -> String where C.Element == Unicode.Scalar {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(scalars.count)
+    for c in scalars {
+        let v = c.value
+        if v < 0x80 {
+            bytes.append(UInt8(v))
+        } else if v < 0x800 {
+            bytes.append(UInt8(0xC0 | (v >> 6)))
+            bytes.append(UInt8(0x80 | (v & 0x3F)))
+        } else if v < 0x10000 {
+            bytes.append(UInt8(0xE0 | (v >> 12)))
+            bytes.append(UInt8(0x80 | ((v >> 6) & 0x3F)))
+            bytes.append(UInt8(0x80 | (v & 0x3F)))
+        } else {
+            bytes.append(UInt8(0xF0 | (v >> 18)))
+            bytes.append(UInt8(0x80 | ((v >> 12) & 0x3F)))
+            bytes.append(UInt8(0x80 | ((v >> 6) & 0x3F)))
+            bytes.append(UInt8(0x80 | (v & 0x3F)))
+        }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
 
 /// `[\t\v\f\r ]`: BuildKit's `reWhitespace`.
 @inline(__always) func isSeparator(_ c: Unicode.Scalar) -> Bool {
@@ -123,7 +152,7 @@ extension ArraySlice where Element == Unicode.Scalar {
         return self[lo..<hi]
     }
 
-    var string: String { String(String.UnicodeScalarView(self)) }
+    var string: String { makeString(self) }
 }
 
 extension String {
@@ -442,7 +471,7 @@ struct LineNode {
     static func parseNameValue(_ rest: String, keyword: String, escape: Unicode.Scalar) throws(ParseFailure) -> LineArguments {
         let words = parseWords(rest, escape: escape)
         guard let first = words.first else { return .none }
-        if !first.contains("=") {
+        if !first.unicodeScalars.contains("=") {
             let s = rest.scalars
             var i = 0
             while i < s.count, !isSeparator(s[i]) { i += 1 }
@@ -526,7 +555,17 @@ struct LineReader {
             while let last = lines[i].last, last == "\r" || last == "\n" { lines[i].removeLast() }
         }
         self.lines = lines
-        self.emptyText = lines.isEmpty
+        self.emptyText = text.isEmpty || text == "\u{FEFF}"
+    }
+
+    /// `strings.Contains(line, "<<")` without the generic substring search.
+    static func hasHeredocMarker(_ s: String) -> Bool {
+        var previous: UInt8 = 0
+        for b in s.utf8 {
+            if b == UInt8(ascii: "<"), previous == b { return true }
+            previous = b
+        }
+        return false
     }
 
     static func isComment(_ line: [Unicode.Scalar]) -> Bool { line.trimmedLeft().first == "#" }
@@ -580,7 +619,7 @@ struct LineReader {
             if heredocKeyword == "ONBUILD", case .sub(let sub) = node.parsed {
                 heredocKeyword = sub.upper
             }
-            if DockerfileParser.heredocInstructions.contains(heredocKeyword), buffer.contains("<<") {
+            if DockerfileParser.heredocInstructions.contains(heredocKeyword), Self.hasHeredocMarker(buffer) {
                 let names: [(name: String, expand: Bool, chomp: Bool)]
                 do {
                     names = try LineNode.heredocWords(buffer)

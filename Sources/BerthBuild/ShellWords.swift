@@ -65,7 +65,7 @@ private struct WordsBuilder {
     var inWord = false
 
     mutating func addChar(_ c: Unicode.Scalar) {
-        if c.properties.isWhitespace {
+        if isSpace(c) {
             if inWord, !word.isEmpty {
                 words.append(word)
                 word = ""
@@ -475,17 +475,17 @@ struct ShellPattern {
     func trimPrefix(_ v: [Unicode.Scalar], greedy: Bool) -> String {
         let ends = greedy ? Array((0...v.count).reversed()) : Array(0...v.count)
         for end in ends where matches(v[0..<end]) {
-            return String(String.UnicodeScalarView(v[end...]))
+            return makeString((v[end...]))
         }
-        return String(String.UnicodeScalarView(v))
+        return makeString((v))
     }
 
     func trimSuffix(_ v: [Unicode.Scalar], greedy: Bool) -> String {
         let starts = greedy ? Array(0...v.count) : Array((0...v.count).reversed())
         for start in starts where matches(v[start...]) {
-            return String(String.UnicodeScalarView(v[..<start]))
+            return makeString((v[..<start]))
         }
-        return String(String.UnicodeScalarView(v))
+        return makeString((v))
     }
 
     /// Replaces the leftmost-longest match (or every non-overlapping one).

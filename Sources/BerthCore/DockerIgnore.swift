@@ -9,6 +9,10 @@
 ///   that matches a path (or one of its parent directories) decides.
 ///
 /// Paths are relative to the context root with `/` separators (`src/main.swift`).
+///
+/// Like patternmatcher, `a/**` is a prefix match on `a/` (it does not match `a` itself) and a
+/// leading `**` followed by plain text is a suffix match. One deliberate difference: inside `[…]`,
+/// `*`, `?` and `.` are literal (patternmatcher's regexp translation mangles them).
 public struct DockerIgnore: Sendable {
     /// One compiled pattern.
     struct Pattern: Sendable {
