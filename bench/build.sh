@@ -47,13 +47,17 @@ hyperfine -N --warmup 2 --runs "$RUNS" --export-markdown "$work/build.md" --expo
   -n "20 steps, no cache → dockerd" "$(build "$D" --no-cache 20)" \
   -n "20 steps, cached → berthd" "$(build "$B" "" 20)" \
   -n "20 steps, cached → dockerd" "$(build "$D" "" 20)" \
-  -n "docker version → berthd (CLI floor)" "env $B docker version"
+  -n "berth build, 3 steps, no cache → berthd" ".build/release/berth -H unix://$work/berth.sock build -q --no-cache -t bench3 $work/c3" \
+  -n "berth build, 3 steps, cached → berthd" ".build/release/berth -H unix://$work/berth.sock build -q -t bench3 $work/c3" \
+  -n "berth build, 20 steps, cached → berthd" ".build/release/berth -H unix://$work/berth.sock build -q -t bench20 $work/c20" \
+  -n "docker version → berthd (docker CLI floor)" "env $B docker version" \
+  -n "berth version → berthd (berth CLI floor)" ".build/release/berth -H unix://$work/berth.sock version"
 {
 echo "# docker build (classic builder), berthd vs dockerd, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "Machine: $(nproc) cores, kernel $(uname -r). dockerd: $(dockerd --version). Client: docker CLI $(docker version -f '{{.Client.Version}}' 2>/dev/null), DOCKER_BUILDKIT=0, -q."
 echo "3 steps: FROM, COPY, RUN. 20 steps: FROM, 6 COPY + 6 RUN, LABEL, ENV, ARG, WORKDIR, EXPOSE, USER, CMD."
-echo "hyperfine -N, $RUNS runs after 2 warm-ups; caches primed once before."
+echo "hyperfine -N, $RUNS runs after 2 warm-ups; caches primed once before. berth build rows: our CLI, same daemon."
 echo
 cat "$work/build.md"
 echo

@@ -180,6 +180,14 @@ public final class ImageStore: Sendable {
         return try state.withLock { s -> Digest? in
             guard var r = s.records[id] else { throw BerthError.notFound("No such image: \(id)") }
             let previous = s.references[key]
+            if previous == id {
+                // Already so (a rebuild from cache): only the tag time moves, which need not
+                // be durable.
+                r.lastTagTime = WallClock.now().rfc3339Nano
+                if !s.unpersisted.contains(id) { try? writeRecord(r, durable: false) }
+                s.records[id] = r
+                return nil
+            }
             s.references[key] = id
             do { try writeReferences(s.references) } catch {
                 s.references[key] = previous
