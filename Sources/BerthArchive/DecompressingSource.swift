@@ -238,3 +238,40 @@ public final class DecompressingSource {
         }
     }
 }
+
+extension DecompressingSource {
+    /// The bytes of `source` decompressed as `compression` says (`.none`: `source` itself).
+    public static func decompressed(_ source: @escaping Source, _ compression: Compression) throws -> Source {
+        if compression == .none { return source }
+        let d = try DecompressingSource(compression: compression, source: source)
+        return { try d.read(into: $0) }
+    }
+
+    /// Reads the first bytes of `source` to detect its compression, and returns it with a
+    /// source of the decompressed stream (the bytes read to detect it are not lost).
+    /// `sniffed` is how many bytes were read (0: the stream is empty).
+    public static func detecting(_ source: @escaping Source) throws -> (compression: Compression, sniffed: Int, source: Source) {
+        var head = [UInt8](repeating: 0, count: 8)
+        var count = 0
+        while count < head.count {
+            let n = try head.withUnsafeMutableBytes { try source(UnsafeMutableRawBufferPointer(rebasing: $0[count...])) }
+            if n == 0 { break }
+            count += n
+        }
+        let compression = Compression.detect(prefix: head[0..<count])
+        var offset = 0
+        let replaying: Source = { buf in
+            if offset < count {
+                let n = min(buf.count, count - offset)
+                head.withUnsafeBytes { src in
+                    // SAFETY: n ≤ the sniffed bytes left and ≤ buf.count.
+                    buf.baseAddress!.copyMemory(from: src.baseAddress! + offset, byteCount: n)
+                }
+                offset += n
+                return n
+            }
+            return try source(buf)
+        }
+        return (compression, count, try decompressed(replaying, compression))
+    }
+}

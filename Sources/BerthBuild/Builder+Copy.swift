@@ -12,8 +12,17 @@ extension Builder {
         var plan = ContextCopier.Plan(sources: [], inline: [], destination: "")
         var patterns: [String] = []
         for raw in args.sources {
-            if raw.hasPrefix("<<"), let doc = ins.heredocs.first(where: { String(raw.dropFirst(2)).trimmingBlanks.hasSuffix($0.name) }) {
-                let content = doc.expand ? try s.word(doc.content, ins) : doc.content
+            if raw.hasPrefix("<<"), let marker = try? DockerfileParser.heredoc(in: raw),
+               let doc = ins.heredocs.first(where: { $0.name == marker.name }) {
+                // Unquoted delimiter: variables expand, quotes and escapes stay (BuildKit's
+                // RawQuotes + RawEscapes).
+                var lexer = ShellWords(escape: dockerfile.escape)
+                lexer.rawQuotes = true
+                lexer.rawEscapes = true
+                let content: String
+                do { content = doc.expand ? try lexer.word(doc.content, env: s.variables) : doc.content } catch {
+                    throw BuildError("dockerfile parse error on line \(ins.line): \(error)")
+                }
                 plan.inline.append((doc.name, Array(content.utf8)))
                 continue
             }

@@ -23,7 +23,7 @@ public struct BuildContext: Sendable {
 /// resolved inside its root with `openat2(RESOLVE_IN_ROOT)`: neither a source symlink nor a
 /// destination symlink can lead out. Copied files get the owner given (root unless
 /// `--chown`), their own mode (or `--chmod`) and modification time.
-enum ContextCopier {
+public enum ContextCopier {
     /// One resolved source: its path relative to the source root ("" is the root itself).
     struct Source: Sendable {
         var path: String
@@ -95,7 +95,7 @@ enum ContextCopier {
     }
 
     /// `./a//b/../c` → `a/c`, and whether `..` went above the root.
-    static func cleanRelative(_ p: String) -> (String, Bool) {
+    public static func cleanRelative(_ p: String) -> (String, Bool) {
         var out: [Substring] = []
         var escapes = false
         for part in p.split(separator: "/") {
@@ -359,12 +359,7 @@ enum ContextCopier {
 
     /// Extracts a tar (compressed or not) into `dir`, keeping the archive's owners.
     static func extract(_ fd: Int32, kind: BerthArchive.Compression, into dir: Int32, name: String) throws {
-        let raw: TarReader.Source = { buf in try FD.readSome(fd, into: buf, what: name) }
-        let source: TarReader.Source
-        if kind == .none { source = raw } else {
-            let d = try DecompressingSource(compression: kind, source: raw)
-            source = { try d.read(into: $0) }
-        }
+        let source = try DecompressingSource.decompressed({ buf in try FD.readSome(fd, into: buf, what: name) }, kind)
         var reader = TarReader(source: source)
         var options = LayerApplyOptions()
         options.whiteouts = false

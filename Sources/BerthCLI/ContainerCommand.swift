@@ -10,7 +10,7 @@ struct ContainerCommand: AsyncParsableCommand {
             ContainerStopCommand.self, ContainerRestartCommand.self, ContainerKillCommand.self, ContainerRemoveCommand.self,
             ContainerLogsCommand.self, ContainerExecCommand.self, ContainerAttachCommand.self, ContainerInspectCommand.self,
             ContainerWaitCommand.self, ContainerPauseCommand.self, ContainerUnpauseCommand.self, ContainerRenameCommand.self,
-            ContainerTopCommand.self, ContainerPortCommand.self, ContainerDiffCommand.self, ContainerExportCommand.self,
+            ContainerTopCommand.self, ContainerPortCommand.self, ContainerDiffCommand.self, ContainerExportCommand.self, CommitCommand.self,
             ContainerUpdateCommand.self, ContainerStatsCommand.self, ContainerPruneCommand.self,
         ])
 }

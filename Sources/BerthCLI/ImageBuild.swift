@@ -301,3 +301,37 @@ final class BuildContextTar: @unchecked Sendable {
         }
     }
 }
+
+/// `berth commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]`: prints the new image's ID.
+struct CommitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "commit", abstract: "Create a new image from a container's changes.")
+    @Option(name: [.short, .long], help: "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\").")
+    var author: String?
+    @Option(name: [.short, .long], help: "Apply Dockerfile instruction to the created image.")
+    var change: [String] = []
+    @Option(name: [.short, .long], help: "Commit message.")
+    var message: String?
+    @Option(name: [.short, .long], help: "Pause container during commit.")
+    var pause = true
+    @Argument(help: "The container.")
+    var container: String
+    @Argument(help: "REPOSITORY[:TAG]")
+    var reference: String?
+
+    func run() async throws {
+        var repo: String?, tag: String?
+        if let reference {
+            // The tag is after the last colon that follows the last slash (a registry port stays).
+            let slash = reference.lastIndex(of: "/")
+            if let colon = reference.lastIndex(of: ":"), slash.map({ colon > $0 }) ?? true {
+                repo = String(reference[..<colon])
+                tag = String(reference[reference.index(after: colon)...])
+            } else {
+                repo = reference
+            }
+        }
+        let id = try await GlobalOptions.client().commit(container: container, repository: repo, tag: tag, comment: message,
+                                                         author: author, changes: change, pause: pause)
+        try Output.write(Array((id + "\n").utf8), to: 1)
+    }
+}

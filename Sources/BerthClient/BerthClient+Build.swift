@@ -44,3 +44,17 @@ extension BerthClient {
         return Self.messages(r)
     }
 }
+
+extension BerthClient {
+    /// `POST /commit`: a container's changes as a new image; returns its ID.
+    public func commit(container: String, repository: String?, tag: String?, comment: String?, author: String?,
+                       changes: [String], pause: Bool) async throws -> String {
+        var query: [(String, String)] = [("container", container), ("pause", pause ? "1" : "0")]
+        if let repository { query.append(("repo", repository)) }
+        if let tag { query.append(("tag", tag)) }
+        if let comment { query.append(("comment", comment)) }
+        if let author { query.append(("author", author)) }
+        for c in changes { query.append(("changes", c)) }
+        return try await get(IDResponse.self, "/commit", query: query, method: "POST").Id
+    }
+}

@@ -103,7 +103,7 @@ public final class BuildService: Sendable {
         let dir = try store.makeScratchDirectory("build")
         do {
             try await BlockingWork.run { try Self.unpack(queue, into: dir) }
-            let (clean, escapes) = Self.cleanRelative(request.dockerfile.isEmpty ? "Dockerfile" : request.dockerfile)
+            let (clean, escapes) = ContextCopier.cleanRelative(request.dockerfile.isEmpty ? "Dockerfile" : request.dockerfile)
             if escapes || clean.isEmpty {
                 throw BerthError.invalid("the Dockerfile (\(request.dockerfile)) must be within the build context")
             }
@@ -193,48 +193,14 @@ public final class BuildService: Sendable {
     }
 
     static func unpack(_ queue: ByteQueue, into dir: String) throws {
-        // Sniff the compression, then put the bytes back in front.
-        var head = [UInt8](repeating: 0, count: 8)
-        var count = 0
-        while count < head.count {
-            let n = try head.withUnsafeMutableBytes { try queue.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[count...])) }
-            if n == 0 { break }
-            count += n
-        }
-        if count == 0 { throw BerthError.invalid("the build context is empty: send a tar") }
-        let compression = BerthArchive.Compression.detect(prefix: Array(head[0..<count]))
-        var offset = 0
-        let raw: TarReader.Source = { buf in
-            if offset < count {
-                let n = min(buf.count, count - offset)
-                for i in 0..<n { buf[i] = head[offset + i] }
-                offset += n
-                return n
-            }
-            return try queue.read(into: buf)
-        }
-        let source: TarReader.Source
-        if compression == .none { source = raw } else {
-            let d = try DecompressingSource(compression: compression, source: raw)
-            source = { try d.read(into: $0) }
-        }
+        let (_, sniffed, source) = try DecompressingSource.detecting { try queue.read(into: $0) }
+        if sniffed == 0 { throw BerthError.invalid("the build context is empty: send a tar") }
         var reader = TarReader(source: source)
         var options = LayerApplyOptions()
         options.whiteouts = false
         do { _ = try LayerApplier.apply(&reader, to: dir, options: options) } catch let e as BerthError {
             throw BerthError.invalid("the build context: \(e.message)")
         }
-    }
-
-    static func cleanRelative(_ p: String) -> (String, Bool) {
-        var out: [Substring] = []
-        var escapes = false
-        for part in p.split(separator: "/") {
-            if part == "." || part.isEmpty { continue }
-            if part == ".." { if out.isEmpty { escapes = true } else { out.removeLast() }; continue }
-            out.append(part)
-        }
-        return (out.joined(separator: "/"), escapes)
     }
 
     // MARK: for the backend

@@ -108,35 +108,8 @@ public final class OverlaySnapshotter: Sendable {
         let fsDir = temp + "/fs"
         try FileSystem.makeDirectories(fsDir, mode: 0o755)
 
-        // Sniff the compression from the first bytes, then put them back in front.
-        var head = [UInt8](repeating: 0, count: 8)
-        var headCount = 0
-        while headCount < head.count {
-            let n = try head.withUnsafeMutableBytes { try source(UnsafeMutableRawBufferPointer(rebasing: $0[headCount...])) }
-            if n == 0 { break }
-            headCount += n
-        }
-        let compression = BerthArchive.Compression.detect(prefix: Array(head[0..<headCount]))
-        var headOffset = 0
-        let raw: TarReader.Source = { buf in
-            if headOffset < headCount {
-                let n = min(buf.count, headCount - headOffset)
-                head.withUnsafeBytes { src in
-                    // SAFETY: n ≤ remaining sniffed bytes and ≤ buf.count.
-                    buf.baseAddress!.copyMemory(from: src.baseAddress! + headOffset, byteCount: n)
-                }
-                headOffset += n
-                return n
-            }
-            return try source(buf)
-        }
-        let decompressed: TarReader.Source
-        if compression == .none {
-            decompressed = raw
-        } else {
-            let d = try DecompressingSource(compression: compression, source: raw)
-            decompressed = { try d.read(into: $0) }
-        }
+        // The compression, from the first bytes.
+        let decompressed = try DecompressingSource.detecting(source).source
         var digester = Digester()
         var size: Int64 = 0
         let hashing: TarReader.Source = { buf in

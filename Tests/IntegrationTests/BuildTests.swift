@@ -53,8 +53,11 @@ struct BuildTests {
     COPY --chown=1000:1000 *.txt /app/
     ADD layer.tar /unpacked/
     COPY <<EOF /etc/motd
-    welcome ${HOSTNAME:-box}
+    welcome ${HOSTNAME:-box} "q"
     EOF
+    COPY <<"RAW" /etc/raw
+    keep $A "quoted"
+    RAW
     ENV A=1 B="two words"
     ENV C=${A}-x
     EXPOSE 8080/tcp 53/udp
@@ -101,10 +104,11 @@ struct BuildTests {
 
             // Files: from the other stage, the context (owners, modes, .dockerignore), heredocs, ADD.
             let files = try d.docker("run", "--rm", "--entrypoint", "sh", "every:1", "-c",
-                                     "cat /data/doc.txt /etc/motd /unpacked/in.txt; stat -c '%n %u:%g %a' /data/sub/keep.txt /app/notes.txt; ls /data/sub; ls /app; ls -d /work/sub")
+                                     "cat /data/doc.txt /etc/motd /etc/raw /unpacked/in.txt; stat -c '%n %u:%g %a' /data/sub/keep.txt /app/notes.txt; ls /data/sub; ls /app; ls -d /work/sub")
             #expect(files.stdout == """
             line one
-            welcome box
+            welcome box "q"
+            keep $A "quoted"
             inside
             /data/sub/keep.txt 0:0 600
             /app/notes.txt 1000:1000 644
@@ -288,6 +292,12 @@ struct BuildTests {
             #expect(f.stderr.contains("returned a non-zero code: 6"), "\(f.stderr)")
             let missing = try d.berth("build", d.dir + "/nope")
             #expect(missing.status == 1 && missing.stderr.contains("not found"), "\(missing.stderr)")
+            // berth commit.
+            #expect(try d.docker("run", "--name", "committer", "busybox:test", "sh", "-c", "echo made > /made").status == 0)
+            let commit = try d.berth("commit", "-m", "from berth", "-c", "CMD [\"cat\", \"/made\"]", "committer", "localhost:5000/committed:v1")
+            #expect(commit.status == 0 && trimmed(commit.stdout).hasPrefix("sha256:"), "\(commit.stdout) \(commit.stderr)")
+            #expect(try d.docker("run", "--rm", "localhost:5000/committed:v1").stdout == "made\n")
+            #expect(try inspect(d, "{{.Comment}}", "localhost:5000/committed:v1") == "from berth")
         }
     }
 
@@ -327,6 +337,75 @@ struct BuildTests {
                 if !gone { usleep(50_000) }
             }
             #expect(gone, "the dead build's container is still there")
+        }
+    }
+
+    @Test func independentStagesRunTogetherAndNetworkMode() throws {
+        try withImage { d in
+            // Two stages that do not depend on each other: their RUN containers run at once.
+            let ctx = try context(d, "ctx", ["Dockerfile": """
+            FROM busybox:test AS a
+            RUN sleep 2; echo a > /a
+            FROM busybox:test AS b
+            RUN sleep 2; echo b > /b
+            FROM busybox:test
+            COPY --from=a /a /a
+            COPY --from=b /b /b
+            RUN ls /sys/class/net > /ifaces
+            """])
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            let log = d.dir + "/par.log"
+            p.arguments = ["-c", "DOCKER_BUILDKIT=0 DOCKER_HOST=\(d.host) docker build --network none -t par \(ctx) > \(log) 2>&1"]
+            try p.run()
+            var most = 0
+            while p.isRunning {
+                let running = try d.docker("ps", "-q").stdout.split(separator: "\n").count
+                most = max(most, running)
+                usleep(100_000)
+            }
+            let out = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            #expect(p.terminationStatus == 0, "\(out)")
+            #expect(most == 2, "at most \(most) step containers ran at once")
+            // Output stays in stage order: stage a's steps, then b's, then the last stage's.
+            let a = out.range(of: "RUN sleep 2; echo a")?.lowerBound, b = out.range(of: "RUN sleep 2; echo b")?.lowerBound
+            #expect(a != nil && b != nil && a! < b!, "\(out)")
+            #expect(try d.docker("run", "--rm", "par", "cat", "/a", "/b", "/ifaces").stdout == "a\nb\nlo\n")
+            // The default network: RUN has eth0.
+            let net = try context(d, "net", ["Dockerfile": "FROM busybox:test\nRUN ls /sys/class/net > /ifaces\n"])
+            #expect(try build(d, "-t", "net", net).status == 0)
+            #expect(try d.docker("run", "--rm", "net", "cat", "/ifaces").stdout == "eth0\nlo\n")
+        }
+    }
+
+    @Test func hostileContextsAndRemoteSources() throws {
+        try withImage { d in
+            // A context tar with an entry climbing out, sent raw (docker-py, custom context).
+            let py = try d.python("""
+            import docker, io, tarfile
+            c = docker.from_env()
+            def ctx(entries):
+                buf = io.BytesIO()
+                with tarfile.open(fileobj=buf, mode="w") as t:
+                    for name, data in entries:
+                        info = tarfile.TarInfo(name); info.size = len(data)
+                        t.addfile(info, io.BytesIO(data))
+                buf.seek(0)
+                return buf
+            for entries in ([("Dockerfile", b"FROM busybox:test\\n"), ("../../escape", b"x")],
+                            [("Dockerfile", b"FROM busybox:test\\nADD https://example.com/f /f\\n")]):
+                try:
+                    for line in c.api.build(fileobj=ctx(entries), custom_context=True, decode=True):
+                        if "error" in line: print("error:", line["error"])
+                except docker.errors.APIError as e:
+                    print("api error:", e.explanation)
+            """)
+            #expect(py.status == 0, "\(py.stderr)")
+            #expect(py.stdout.contains("escape"), "\(py.stdout)")
+            #expect(py.stdout.contains("ADD failed") && py.stdout.contains("network"), "\(py.stdout)")
+            #expect(!FileManager.default.fileExists(atPath: d.root + "/image/escape"))
+            #expect(!FileManager.default.fileExists(atPath: d.root + "/escape"))
+            try verifyStore(d.root)
         }
     }
 }
