@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // C shims, no policy: one header per concern.
@@ -74,16 +75,24 @@ let package = Package(
         .target(name: "BerthBuild", dependencies: ["BerthCore", "BerthSystem", "BerthOCI", "BerthArchive",
                                           .product(name: "Crypto", package: "swift-crypto")],
                 exclude: ["README.md"]),
+        // OCI distribution: the pull/push client (AsyncHTTPClient).
+        .target(name: "BerthRegistry", dependencies: [
+            "BerthCore", "BerthOCI",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], exclude: ["README.md"]),
         // The daemon's services (actors). Knows nothing of HTTP.
         .target(name: "BerthEngine", dependencies: [
-            "BerthCore", "BerthSystem", "BerthOCI", "BerthArchive", "BerthImage", "BerthRuntime", "BerthNetwork", "BerthBuild",
+            "BerthCore", "BerthSystem", "BerthOCI", "BerthArchive", "BerthImage", "BerthRuntime", "BerthNetwork", "BerthBuild", "BerthRegistry",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], exclude: ["README.md"]),
         // HTTP request → engine call → wire response.
         .target(name: "BerthServer", dependencies: [
-            "BerthCore", "BerthEngine", "BerthBuild", "BerthAPI", "BerthHTTP", "BerthOCI",
+            "BerthCore", "BerthEngine", "BerthBuild", "BerthRegistry", "BerthAPI", "BerthHTTP", "BerthOCI",
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),
         // Typed async client of the API.

@@ -2,6 +2,7 @@ import BerthArchive
 import BerthCore
 import BerthImage
 import BerthOCI
+import BerthRegistry
 import BerthSystem
 
 /// An image with its references, as the service reports it.
@@ -26,12 +27,15 @@ public final class ImageService: Sendable {
     /// IDs of containers using an image, with whether each is running. Containers arrive with
     /// [run]; until then nothing uses images.
     let usage: @Sendable (Digest) -> [(id: String, running: Bool)]
+    /// Pulls (one client: connections and tokens are shared).
+    let registry: RegistryClient
 
-    public init(store: ImageStore, events: EventService,
+    public init(store: ImageStore, events: EventService, insecureRegistries: Set<String> = [],
                 usage: @escaping @Sendable (Digest) -> [(id: String, running: Bool)] = { _ in [] }) {
         self.store = store
         self.events = events
         self.usage = usage
+        registry = RegistryClient(insecureRegistries: insecureRegistries)
     }
 
     func entry(_ r: ImageRecord) -> ImageEntry {

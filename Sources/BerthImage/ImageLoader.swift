@@ -118,6 +118,16 @@ public struct ImageLoader: Sendable {
         var tags: [Reference]
     }
 
+    /// Records an image whose config and layer blobs are in the content store already (a
+    /// pull): extracts the layers that have no snapshot, writes the record and returns the ID.
+    /// The blobs are leased meanwhile; on failure the unused ones are dropped.
+    public func commitImage(config: Digest, layers: [(Digest, String)], progress: (ImageProgress) -> Void) throws -> Digest {
+        let leases = LeaseTracker(store: store)
+        defer { leases.finish() }
+        leases.add([config] + layers.map(\.0))
+        return try importImage(ImageSpecInArchive(config: config, layers: layers.map { ($0.0, Optional($0.1)) }, tags: []), leases, progress)
+    }
+
     /// Commits one image: its config, its layers' snapshots, its record.
     func importImage(_ spec: ImageSpecInArchive, _ leases: LeaseTracker, _ progress: (ImageProgress) -> Void) throws -> Digest {
         let configBytes = try store.content.read(spec.config)

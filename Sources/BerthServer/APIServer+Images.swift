@@ -276,11 +276,9 @@ extension APIServer {
         }
     }
 
-    /// `POST /images/create`: `fromSrc=-` imports the body; `fromImage` (pull) comes with [registry].
+    /// `POST /images/create`: `fromImage` pulls; `fromSrc=-` imports the body.
     func createImage(_ ctx: RequestContext) async throws -> HTTPResponse {
-        if let from = ctx.query("fromImage"), !from.isEmpty {
-            throw BerthError.unsupported("pulling \(from) needs the registry client, which is not built yet; use docker load")
-        }
+        if let from = ctx.query("fromImage"), !from.isEmpty { return try await pullImage(ctx, from: from) }
         guard let src = ctx.query("fromSrc"), !src.isEmpty else { throw BerthError.invalid("fromImage or fromSrc is required") }
         guard src == "-" else { throw BerthError.unsupported("importing from a URL (\(src)) is not supported: no network access; pipe the file instead") }
         var options = ImageImporter.Options()

@@ -1,0 +1,177 @@
+import BerthCore
+import BerthImage
+import BerthOCI
+import BerthRegistry
+import BerthSystem
+import Synchronization
+
+/// A pull's progress, as Docker's JSON messages carry it.
+public enum PullEvent: Sendable, Equatable {
+    /// A line: `Pulling from library/busybox` (with the tag as id), `Digest: …`, `Status: …`.
+    case status(String, id: String?)
+    /// One layer's state (`Pulling fs layer`, `Already exists`, `Downloading`, `Download
+    /// complete`, `Extracting`, `Pull complete`), with bytes for the bars.
+    case layer(id: String, status: String, current: Int64?, total: Int64?)
+}
+
+/// A content-store ingest as the registry client's download target: the digest is checked when
+/// the blob is committed.
+final class IngestWriter: BlobWriter, @unchecked Sendable {
+    // @unchecked: one download at a time drives a writer (fetchBlob awaits each chunk), and the
+    // ingest is replaced only by that same download (`restart`).
+    let content: ContentStore
+    var ingest: Ingest
+
+    init(content: ContentStore) throws {
+        self.content = content
+        ingest = try content.ingest()
+    }
+
+    var written: Int64 { ingest.size }
+    func append(_ bytes: UnsafeRawBufferPointer) throws { try ingest.write(bytes) }
+    func restart() throws {
+        ingest.discard()
+        ingest = try content.ingest()
+    }
+
+    /// Verifies and commits the blob as `digest`.
+    func commit(_ digest: Digest) throws {
+        let got = ingest.finalize()
+        try ingest.commit(digest: got, expected: digest)
+    }
+}
+
+extension ImageService {
+    /// `POST /images/create?fromImage=`: resolves the reference on its registry (through an
+    /// index to linux/amd64), downloads the config and the layers the store lacks (three at a
+    /// time, digests verified, truncated downloads resumed), extracts them, records and tags
+    /// the image with its repo digest. Returns the image ID.
+    public func pull(_ ref: Reference, auth: RegistryCredentials?, progress: @escaping @Sendable (PullEvent) async -> Void) async throws -> Digest {
+        let ref = ref.digest == nil ? ref.withDefaultTag : ref
+        return try await pull(ref, resolved: try await resolve(ref, auth: auth), auth: auth, progress: progress)
+    }
+
+    /// The first half of a pull: the manifest for linux/amd64 (errors here are the request's
+    /// errors, before any progress is streamed).
+    public func resolve(_ ref: Reference, auth: RegistryCredentials?) async throws -> ResolvedImage {
+        do { return try await registry.resolve(ref, auth: auth) } catch let e as RegistryClientError {
+            throw Self.pullError(e, ref)
+        }
+    }
+
+    /// The second half: downloads, extraction, the record and the tag.
+    public func pull(_ ref: Reference, resolved: ResolvedImage, auth: RegistryCredentials?,
+                     progress: @escaping @Sendable (PullEvent) async -> Void) async throws -> Digest {
+        await progress(.status("Pulling from \(ref.familiarRepository)", id: ref.tag ?? ref.digest?.description))
+        let manifest = resolved.manifest
+        let store = self.store
+        // Lease everything this pull will need so a concurrent prune leaves it alone.
+        let digests = [manifest.config.digest] + manifest.layers.map(\.digest)
+        store.lease(digests)
+        defer {
+            store.release(digests)
+            store.dropUnused(Set(digests))
+        }
+        if !store.content.exists(manifest.config.digest) {
+            try await download(ref, manifest.config, auth: auth, progress: nil)
+        }
+        // Layers: the ones present are reported, the rest downloaded three at a time.
+        var missing: [Descriptor] = []
+        for l in manifest.layers {
+            if store.content.exists(l.digest) {
+                await progress(.layer(id: Self.shortID(l.digest), status: "Already exists", current: nil, total: nil))
+            } else if !missing.contains(where: { $0.digest == l.digest }) {
+                missing.append(l)
+                await progress(.layer(id: Self.shortID(l.digest), status: "Pulling fs layer", current: nil, total: nil))
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = 0
+            func add() {
+                guard next < missing.count else { return }
+                let d = missing[next]
+                next += 1
+                group.addTask { [self] in try await download(ref, d, auth: auth, progress: progress) }
+            }
+            for _ in 0..<3 { add() }
+            while try await group.next() != nil { add() }
+        }
+        let mediaTypes = manifest.layers.map { ($0.digest, Self.layerMediaType($0.mediaType)) }
+        for d in missing { await progress(.layer(id: Self.shortID(d.digest), status: "Extracting", current: nil, total: nil)) }
+        let id = try await BlockingWork.run {
+            try ImageLoader(store: store).commitImage(config: manifest.config.digest, layers: mediaTypes) { _ in }
+        }
+        for d in missing { await progress(.layer(id: Self.shortID(d.digest), status: "Pull complete", current: nil, total: nil)) }
+        // The repo digest, then the tag.
+        if var r = store.record(id) {
+            let repoDigest = "\(ref.familiarRepository)@\(resolved.repoDigest)"
+            if !r.repoDigests.contains(repoDigest) {
+                r.repoDigests.append(repoDigest)
+                try store.add(r)
+            }
+        }
+        let previous = ref.tag != nil ? store.allReferences()[ref.description] : nil
+        if ref.tag != nil { try store.tag(id, as: ref) }
+        await progress(.status("Digest: \(resolved.repoDigest)", id: nil))
+        let upToDate = previous == id && missing.isEmpty
+        await progress(.status("Status: \(upToDate ? "Image is up to date" : "Downloaded newer image") for \(ref.familiar)", id: nil))
+        events.publish(type: "image", action: "pull", actorID: ref.familiar, attributes: ["name": ref.familiar])
+        return id
+    }
+
+    /// One blob into the content store, its digest verified.
+    func download(_ ref: Reference, _ d: Descriptor, auth: RegistryCredentials?,
+                  progress: (@Sendable (PullEvent) async -> Void)?) async throws {
+        let writer = try IngestWriter(content: store.content)
+        let id = Self.shortID(d.digest)
+        let total = d.size
+        let last = Mutex<Int64>(0)
+        let (ticks, sink) = AsyncStream.makeStream(of: Int64.self, bufferingPolicy: .bufferingNewest(1))
+        let reporter = Task {
+            for await n in ticks { await progress?(.layer(id: id, status: "Downloading", current: n, total: total)) }
+        }
+        do {
+            try await registry.fetchBlob(ref, d, into: writer, auth: auth) { n in
+                // At most a report per 512 KiB (and the last one).
+                let report = last.withLock { l -> Bool in
+                    if n - l >= 512 << 10 || n == total { l = n; return true }
+                    return false
+                }
+                if report { sink.yield(n) }
+            }
+            sink.finish()
+            await reporter.value
+            try writer.commit(d.digest)
+        } catch let e as RegistryClientError {
+            sink.finish()
+            writer.ingest.discard()
+            throw Self.pullError(e, ref)
+        } catch {
+            sink.finish()
+            writer.ingest.discard()
+            throw error
+        }
+        await progress?(.layer(id: id, status: "Download complete", current: nil, total: nil))
+    }
+
+    static func shortID(_ d: Digest) -> String { String(d.encoded.prefix(12)) }
+
+    /// Docker's layer media types kept as given; unknown ones left for detection by content.
+    static func layerMediaType(_ m: String) -> String {
+        m == MediaType.dockerLayerGzip ? MediaType.ociLayerGzip : m
+    }
+
+    /// Docker's words for a failed pull.
+    static func pullError(_ e: RegistryClientError, _ ref: Reference) -> BerthError {
+        if e.isNotFound {
+            if e.code == "MANIFEST_UNKNOWN" || e.code == "NAME_UNKNOWN" {
+                return BerthError.notFound("manifest for \(ref.familiar) not found: manifest unknown: \(e.registryMessage ?? "manifest unknown")")
+            }
+            return BerthError.notFound(e.message)
+        }
+        if e.isUnauthorized {
+            return BerthError(.permissionDenied, "pull access denied for \(ref.familiarRepository), repository does not exist or may require 'docker login': \(e.registryMessage ?? e.message)")
+        }
+        return BerthError.invalid(e.message)
+    }
+}

@@ -1,0 +1,221 @@
+import Foundation
+import Testing
+
+/// A registry on loopback for a test: Debian's docker-registry (distribution 2.8) with its
+/// storage in the test's directory, or the fault-injecting fixture. Stopped by `stop()`.
+final class LoopbackRegistry {
+    let process: Process
+    let port: Int
+    var host: String { "127.0.0.1:\(port)" }
+
+    /// distribution 2.8 on a free port.
+    init(distributionIn dir: String) throws {
+        var started: (Process, Int)?
+        for attempt in 0..<10 where started == nil {
+            let port = 20000 + Int.random(in: 0..<20000) + attempt
+            let config = dir + "/registry.yml"
+            try """
+            version: 0.1
+            log:
+              level: error
+            storage:
+              filesystem:
+                rootdirectory: \(dir)/registry-data
+              delete:
+                enabled: true
+            http:
+              addr: 127.0.0.1:\(port)
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
+            p.arguments = ["serve", config]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            for _ in 0..<100 {
+                if let r = try? runCommand(["curl", "-sf", "http://127.0.0.1:\(port)/v2/"]), r.status == 0 { started = (p, port); break }
+                if !p.isRunning { break }
+                usleep(50_000)
+            }
+            if started == nil, p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        }
+        guard let (p, port) = started else { throw DaemonError("docker-registry did not start") }
+        process = p
+        self.port = port
+    }
+
+    /// The fault-injecting registry (Fixtures/fault_registry.py) serving the test image.
+    init(faultsServing archive: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = [Paths.repo + "/Tests/IntegrationTests/Fixtures/fault_registry.py", archive]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            kill(p.processIdentifier, SIGKILL)
+            throw DaemonError("fault registry did not start: \(line)")
+        }
+        process = p
+        self.port = port
+    }
+
+    /// SIGKILL: children of Foundation's Process inherit a blocked signal mask here, so SIGTERM
+    /// may never arrive.
+    func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+    }
+
+    /// Pushes the test image with skopeo (the OCI archive) as `repo:tag`.
+    func pushTestImage(_ repoTag: String) throws {
+        let r = try runCommand(["skopeo", "copy", "-q", "--dest-tls-verify=false", "oci-archive:" + Paths.testImage,
+                                "docker://\(host)/\(repoTag)"])
+        guard r.status == 0 else { throw DaemonError("skopeo push failed: \(r.stderr)") }
+    }
+}
+
+/// Pulls through berthd with the real docker CLI and docker-py, from a real distribution 2.8
+/// registry on loopback (filled by skopeo) and from a registry that corrupts or truncates blobs.
+@Suite(.serialized)
+struct RegistryPullTests {
+    func trimmed(_ s: String) -> String { s.trimmingCharacters(in: .whitespacesAndNewlines) }
+
+    static let testImageID = "sha256:7d80cc26767f"
+
+    @Test func pullFromDistribution() throws {
+        try withDaemon { d in
+            let registry = try LoopbackRegistry(distributionIn: d.dir)
+            defer { registry.stop() }
+            try registry.pushTestImage("library/busybox:test")
+            let ref = "\(registry.host)/library/busybox:test"
+            let expectedDigest = trimmed(try runCommand(["skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}",
+                                                         "docker://" + ref]).stdout)
+
+            let pull = try d.docker("pull", ref)
+            #expect(pull.status == 0, "\(pull.stdout) \(pull.stderr)")
+            #expect(pull.stdout.contains("Pull complete"), "\(pull.stdout)")
+            #expect(pull.stdout.contains("Digest: \(expectedDigest)"), "\(pull.stdout)")
+            #expect(pull.stdout.contains("Status: Downloaded newer image for \(ref)"), "\(pull.stdout)")
+            // The same image as `docker load` gives, with its repo digest.
+            #expect(trimmed(try d.docker("image", "inspect", "-f", "{{.Id}}", ref).stdout).hasPrefix(Self.testImageID))
+            #expect(trimmed(try d.docker("image", "inspect", "-f", "{{index .RepoDigests 0}}", ref).stdout)
+                    == "\(registry.host)/library/busybox@\(expectedDigest)")
+            #expect(try d.docker("run", "--rm", ref, "echo", "pulled").stdout == "pulled\n")
+
+            let again = try d.docker("pull", ref)
+            #expect(again.stdout.contains("Already exists") && again.stdout.contains("Image is up to date"), "\(again.stdout)")
+            let byDigest = try d.docker("pull", "\(registry.host)/library/busybox@\(expectedDigest)")
+            #expect(byDigest.status == 0, "\(byDigest.stderr)")
+
+            // `docker run` of an absent image pulls it.
+            try registry.pushTestImage("other/app:v2")
+            let run = try d.docker("run", "--rm", "\(registry.host)/other/app:v2", "echo", "ran")
+            #expect(run.status == 0 && run.stdout == "ran\n", "\(run.stdout) \(run.stderr)")
+            #expect(run.stderr.contains("Unable to find image"), "\(run.stderr)")
+
+            // docker-py.
+            try registry.pushTestImage("py/img:1")
+            let py = try d.python("""
+            import docker
+            c = docker.from_env()
+            img = c.images.pull("\(registry.host)/py/img", tag="1")
+            print(img.id[:19], img.tags)
+            try:
+                c.images.pull("\(registry.host)/py/img", tag="missing")
+            except docker.errors.NotFound as e:
+                print("not found:", e.explanation)
+            """)
+            #expect(py.status == 0, "\(py.stderr)")
+            #expect(py.stdout.contains(Self.testImageID) && py.stdout.contains("'\(registry.host)/py/img:1'"), "\(py.stdout)")
+            #expect(py.stdout.contains("not found: manifest for \(registry.host)/py/img:missing not found"), "\(py.stdout)")
+
+            // Unknown repositories and tags: Docker's error, exit 1, nothing recorded.
+            let missing = try d.docker("pull", "\(registry.host)/nosuch/repo:1")
+            #expect(missing.status == 1, "\(missing.stdout)")
+            #expect(missing.stderr.contains("manifest for \(registry.host)/nosuch/repo:1 not found"), "\(missing.stderr)")
+            let invalid = try d.docker("pull", "\(registry.host)/UPPER:1")
+            #expect(invalid.status != 0)
+            try verifyStore(d.root)
+        }
+    }
+
+    @Test func multiPlatformIndexPullsAmd64() throws {
+        try withDaemon { d in
+            let registry = try LoopbackRegistry(distributionIn: d.dir)
+            defer { registry.stop() }
+            // An OCI layout whose index lists an arm64 image (its own config and layer) before the
+            // amd64 busybox image; skopeo pushes the whole index.
+            let layout = d.dir + "/multi"
+            let script = """
+            import hashlib, io, json, os, sys, tarfile
+            src, out = sys.argv[1], sys.argv[2]
+            os.makedirs(out + "/blobs/sha256", exist_ok=True)
+            t = tarfile.open(src)
+            for m in t.getmembers():
+                if m.isfile() and m.name.startswith("blobs/sha256/"):
+                    open(out + "/" + m.name, "wb").write(t.extractfile(m).read())
+            amd = json.loads(t.extractfile("index.json").read())["manifests"][0]
+            amd["platform"] = {"architecture": "amd64", "os": "linux"}
+            def put(data):
+                d = hashlib.sha256(data).hexdigest()
+                open(f"{out}/blobs/sha256/{d}", "wb").write(data)
+                return "sha256:" + d, len(data)
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w") as lt:
+                info = tarfile.TarInfo("arm-marker"); payload = b"arm64"; info.size = len(payload)
+                lt.addfile(info, io.BytesIO(payload))
+            layer = buf.getvalue()
+            ld, ls = put(layer)
+            cfg = json.dumps({"architecture": "arm64", "os": "linux", "config": {}, "rootfs": {"type": "layers", "diff_ids": [ld]}}).encode()
+            cd, cs = put(cfg)
+            man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                              "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+                              "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": ls}]}).encode()
+            md, ms = put(man)
+            arm = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+                   "platform": {"architecture": "arm64", "os": "linux"}}
+            idx = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [arm, amd]}
+            json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
+                       "digest": put(json.dumps(idx).encode())[0], "size": len(json.dumps(idx).encode()),
+                       "annotations": {"org.opencontainers.image.ref.name": "multi"}}]}, open(out + "/index.json", "w"))
+            open(out + "/oci-layout", "w").write('{"imageLayoutVersion": "1.0.0"}')
+            """
+            let gen = try runCommand(["python3", "-c", script, Paths.testImage, layout])
+            #expect(gen.status == 0, "\(gen.stderr)")
+            let push = try runCommand(["skopeo", "copy", "-q", "--all", "--dest-tls-verify=false", "oci:\(layout):multi",
+                                       "docker://\(registry.host)/multi/arch:1"])
+            #expect(push.status == 0, "\(push.stderr)")
+            let pull = try d.docker("pull", "\(registry.host)/multi/arch:1")
+            #expect(pull.status == 0, "\(pull.stdout) \(pull.stderr)")
+            #expect(trimmed(try d.docker("image", "inspect", "-f", "{{.Id}} {{.Architecture}}", "\(registry.host)/multi/arch:1").stdout)
+                        .hasPrefix(Self.testImageID), "the amd64 image was not the one pulled")
+            // The repo digest is the index's.
+            let indexDigest = trimmed(try runCommand(["skopeo", "inspect", "--raw", "--tls-verify=false",
+                                                      "docker://\(registry.host)/multi/arch:1"]).stdout)
+            #expect(indexDigest.contains("arm64"), "the registry does not hold the index")
+            #expect(try d.docker("run", "--rm", "\(registry.host)/multi/arch:1", "uname", "-m").stdout == "x86_64\n")
+        }
+    }
+
+    @Test func corruptAndTruncatedBlobs() throws {
+        try withDaemon { d in
+            let registry = try LoopbackRegistry(faultsServing: Paths.testImage)
+            defer { registry.stop() }
+            // A blob that does not match its digest: refused, nothing recorded or left.
+            let bad = try d.docker("pull", "\(registry.host)/corrupt/img:1")
+            #expect(bad.status == 1, "\(bad.stdout)")
+            #expect(bad.stderr.contains("digest"), "\(bad.stderr)")
+            #expect(try d.docker("images", "-aq").stdout == "")
+            try verifyStore(d.root)
+            // A download cut in half: resumed with a range request.
+            let flaky = try d.docker("pull", "\(registry.host)/flaky/img:1")
+            #expect(flaky.status == 0, "\(flaky.stdout) \(flaky.stderr)")
+            #expect(try d.docker("run", "--rm", "\(registry.host)/flaky/img:1", "echo", "whole").stdout == "whole\n")
+            let good = try d.docker("pull", "\(registry.host)/good/img:1")
+            #expect(good.status == 0 && good.stdout.contains("Already exists"), "\(good.stdout)")
+            try verifyStore(d.root)
+        }
+    }
+}
