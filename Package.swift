@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "berthd", targets: ["berthd"]),
         .executable(name: "berth", targets: ["berth"]),
         .executable(name: "berth-fuzz", targets: ["berth-fuzz"]),
+        .executable(name: "berth-registry", targets: ["berth-registry"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -63,6 +64,15 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], exclude: ["README.md"]),
+        // OCI distribution registry server: crash-safe storage and the /v2/ API on BerthHTTP.
+        .target(name: "BerthRegistry", dependencies: [
+            "BerthCore", "BerthSystem", "BerthOCI", "BerthHTTP",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], exclude: ["README.md"]),
+        .executableTarget(name: "berth-registry", dependencies: [
+            "BerthRegistry", "BerthHTTP", "BerthCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // Bridges, IPAM, veth into netns, nftables NAT/isolation/published ports, embedded DNS.
         .target(name: "BerthNetwork", dependencies: [
             "BerthCore", "BerthSystem",
@@ -118,6 +128,10 @@ let package = Package(
         .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI", "BerthCore"]),
         .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive", "BerthCore", "BerthSystem"]),
         .testTarget(name: "BerthImageTests", dependencies: ["BerthImage", "BerthArchive", "BerthOCI", "BerthCore", "BerthSystem"]),
+        .testTarget(name: "BerthRegistryTests", dependencies: [
+            "BerthRegistry", "BerthHTTP", "BerthOCI", "BerthCore", "BerthSystem",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthCore"]),
         .testTarget(name: "BerthCLITests", dependencies: [
             "BerthCLI", "BerthClient", "BerthAPI", "BerthOCI", "BerthCore",
