@@ -56,6 +56,7 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible, Equatable
         }
     }
 
+    /// `CODE: message`, for logs.
     public var description: String { "\(code.rawValue): \(message)" }
 
     /// The JSON error body.

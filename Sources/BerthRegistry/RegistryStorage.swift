@@ -68,10 +68,39 @@ public final class RegistryStorage: Sendable {
         for dir in [blobDirectory, uploadDirectory, repositoryDirectory] {
             try FileSystem.makeDirectories(dir, mode: 0o755)
         }
-        for name in try FileSystem.list(blobDirectory) where name.contains(".tmp-") {
+        for name in try FileSystem.list(blobDirectory) where name.hasPrefix(".") {
             try FileSystem.removeTree("\(blobDirectory)/\(name)")
         }
         try purgeUploads(olderThan: uploadExpiry)
+    }
+
+    // MARK: files
+
+    /// Writes a small file atomically: a temp file named `.tmp-…` in the same directory (a
+    /// leading dot cannot begin a tag, a name component or a hex digest, so listings skip temp
+    /// files by that alone), optionally fsynced, renamed over `path`, directory fsynced.
+    func writeFile(_ path: String, _ bytes: [UInt8], durable: Bool = true) throws {
+        let dir = FileSystem.parentDirectory(of: path)
+        let tmp = "\(dir)/.tmp-\(Encoding.uuid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw BerthError.sys("create \(tmp)") }
+        do {
+            try FD.writeAll(fd, bytes)
+            if durable && fsync(fd) != 0 { throw BerthError.sys("fsync \(tmp)") }
+            close(fd)
+            guard rename(tmp, path) == 0 else { throw BerthError.sys("rename \(tmp) to \(path)") }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        if durable { try FileSystem.syncDirectory(dir) }
+    }
+
+    /// Names in a directory without temp files, or none if it does not exist.
+    func listNames(_ dir: String) throws -> [String] {
+        guard FileSystem.isDirectory(dir) else { return [] }
+        return try FileSystem.list(dir).filter { !$0.hasPrefix(".") }
     }
 
     // MARK: paths
@@ -102,9 +131,9 @@ public final class RegistryStorage: Sendable {
     public func repositories() throws -> [String] {
         var found: [String] = []
         func walk(_ dir: String, _ prefix: String) throws {
-            let names = (try? FileSystem.list(dir)) ?? []
+            let names = (try? listNames(dir)) ?? []
             if names.contains("_layers") || names.contains("_manifests") { found.append(prefix) }
-            for n in names where !n.hasPrefix("_") && !n.contains(".tmp-") {
+            for n in names where !n.hasPrefix("_") {
                 let path = "\(dir)/\(n)"
                 if FileSystem.isDirectory(path) { try walk(path, prefix.isEmpty ? n : "\(prefix)/\(n)") }
             }
@@ -133,7 +162,7 @@ public final class RegistryStorage: Sendable {
         let path = layerLink(repository, digest)
         if FileSystem.exists(path) { return }
         try FileSystem.makeDirectories(FileSystem.parentDirectory(of: path))
-        try FileSystem.writeAtomically(path, Array(digest.description.utf8))
+        try writeFile(path, Array(digest.description.utf8))
     }
 
     /// Cross-repository mount: links `digest` into `repository` if `source` may see it.
@@ -158,7 +187,7 @@ public final class RegistryStorage: Sendable {
     func writeBlob(_ bytes: [UInt8]) throws -> Digest {
         let digest = Encoding.sha256(bytes)
         if blobSize(digest) != Int64(bytes.count) {
-            try FileSystem.writeAtomically(blobPath(digest), bytes)
+            try writeFile(blobPath(digest), bytes)
         }
         return digest
     }
@@ -188,7 +217,7 @@ public final class RegistryStorage: Sendable {
         ]
         // Not fsynced: after a power loss the offset may be ahead of the data, and the digest
         // check at commit then refuses the blob; nothing wrong is ever made visible.
-        try FileSystem.writeAtomically(directory + "/state", JSON.serialize(value), durable: false)
+        try writeFile(directory + "/state", JSON.serialize(value), durable: false)
     }
 
     /// The state of upload `id`, which must belong to `repository`.
@@ -266,7 +295,15 @@ public final class RegistryStorage: Sendable {
         return try await BlockingWork.run { [self] in
             let path = dir + "/data"
             let fd = open(path, O_RDWR | O_CLOEXEC)
-            guard fd >= 0 else { throw BerthError.sys("open \(path)") }
+            guard fd >= 0 else {
+                // A crash between committing the data and removing the upload: the client
+                // starts over (and finds the blob there, or mounts it).
+                if errno == ENOENT {
+                    try? FileSystem.removeTree(dir)
+                    throw RegistryError(.blobUploadUnknown, "blob upload unknown to registry", detail: .string(id))
+                }
+                throw BerthError.sys("open \(path)")
+            }
             defer { close(fd) }
             _ = ftruncate(fd, off_t(state.offset))
             guard digest.algorithm == "sha256" else {
@@ -350,16 +387,16 @@ public final class RegistryStorage: Sendable {
         let digest = try writeBlob(bytes)
         let revision = revisionPath(repository, digest)
         try FileSystem.makeDirectories(FileSystem.parentDirectory(of: revision))
-        try FileSystem.writeAtomically(revision, Array(mediaType.utf8))
+        try writeFile(revision, Array(mediaType.utf8))
         if let subject, let referrer {
             let dir = referrersDirectory(repository, subject) + "/\(digest.algorithm)"
             try FileSystem.makeDirectories(dir)
-            try FileSystem.writeAtomically("\(dir)/\(digest.encoded)", JSON.serialize(referrer))
+            try writeFile("\(dir)/\(digest.encoded)", JSON.serialize(referrer))
         }
         if let tag {
             let path = tagPath(repository, tag)
             try FileSystem.makeDirectories(FileSystem.parentDirectory(of: path))
-            try FileSystem.writeAtomically(path, Array(digest.description.utf8))
+            try writeFile(path, Array(digest.description.utf8))
         }
         return digest
     }
@@ -403,17 +440,14 @@ public final class RegistryStorage: Sendable {
 
     /// The repository's tags, sorted.
     public func tags(_ repository: String) throws -> [String] {
-        let dir = repositoryPath(repository) + "/_manifests/tags"
-        guard FileSystem.isDirectory(dir) else { return [] }
-        return try FileSystem.list(dir).filter { !$0.contains(".tmp-") }.sorted()
+        try listNames(repositoryPath(repository) + "/_manifests/tags").sorted()
     }
 
     /// The descriptors of manifests whose `subject` is `digest`, ordered by digest.
     public func referrers(of subject: Digest, in repository: String) throws -> [JSONValue] {
         let dir = referrersDirectory(repository, subject) + "/sha256"
-        guard FileSystem.isDirectory(dir) else { return [] }
         var out: [JSONValue] = []
-        for name in try FileSystem.list(dir).sorted() where !name.contains(".tmp-") {
+        for name in try listNames(dir).sorted() {
             guard let bytes = try? FileSystem.read("\(dir)/\(name)"), let value = try? JSON.parse(bytes) else { continue }
             // A referrer whose manifest was deleted some other way is skipped.
             if let d = value["digest"]?.stringValue, let digest = try? Digest(d), hasManifest(digest, in: repository) {

@@ -45,13 +45,13 @@ struct CrashTests {
         let old = try storage.startUpload(repository: "app", now: 1000)
         let fresh = try storage.startUpload(repository: "app")
         try FileSystem.makeDirectories(dir.path + "/uploads/.tmp-half-made")
-        try FileSystem.writeAtomically(dir.path + "/blobs/sha256/abc.tmp-1-2", [1, 2, 3])
+        try FileSystem.writeAtomically(dir.path + "/blobs/sha256/.tmp-crashed", [1, 2, 3])
         // Reopening removes what can never finish; committed content is left alone.
         let reopened = try RegistryStorage(root: dir.path)
         #expect(throws: RegistryError.self) { try reopened.upload(old.id, repository: "app") }
         #expect(try reopened.upload(fresh.id, repository: "app").offset == 0)
         #expect(!FileSystem.exists(dir.path + "/uploads/.tmp-half-made"))
-        #expect(!FileSystem.exists(dir.path + "/blobs/sha256/abc.tmp-1-2"))
+        #expect(!FileSystem.exists(dir.path + "/blobs/sha256/.tmp-crashed"))
         #expect(try reopened.purgeUploads(olderThan: 60, now: WallClock.now().seconds + 3600) == 1)
         #expect(throws: RegistryError.self) { try reopened.upload(fresh.id, repository: "app") }
         // An upload belongs to its repository.

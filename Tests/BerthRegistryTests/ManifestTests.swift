@@ -150,6 +150,15 @@ struct ManifestTests {
         }
     }
 
+    /// Temp files are dot-named, so no valid tag is ever mistaken for one.
+    @Test func tagsThatLookLikeTempNames() async throws {
+        try await RegistryFixture.with { r in
+            let (manifest, _) = try await r.pushImage("app", tag: "v1.tmp-2")
+            #expect(try await r.putManifest("app", "x.tmp-y", manifest, mediaType: Self.ociManifest).status == 201)
+            #expect(try await r.curl("GET", "/v2/app/tags/list").text == "{\"name\":\"app\",\"tags\":[\"v1.tmp-2\",\"x.tmp-y\"]}")
+        }
+    }
+
     @Test func deleteManifest() async throws {
         try await RegistryFixture.with { r in
             let (manifest, digest) = try await r.pushImage("app", tag: "v1")
