@@ -27,7 +27,16 @@ struct CrashTests {
         try data.close()
 
         let second = try await RegistryFixture(dir: dir)
-        defer { Task { await second.stop() } }
+        do {
+            try await resumeAfterReopen(second, location: location, blob: blob, digest: digest)
+            await second.stop(keepRoot: true)
+        } catch {
+            await second.stop(keepRoot: true)
+            throw error
+        }
+    }
+
+    func resumeAfterReopen(_ second: RegistryFixture, location: String, blob: [UInt8], digest: String) async throws {
         #expect(try await second.curl("HEAD", "/v2/app/blobs/\(digest)").status == 404)
         #expect(try second.committedBlobs().isEmpty)
         let status = try await second.curl("GET", location)
