@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "berthd", targets: ["berthd"]),
         .executable(name: "berth", targets: ["berth"]),
         .executable(name: "berth-fuzz", targets: ["berth-fuzz"]),
+        .executable(name: "berth-registry", targets: ["berth-registry"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -64,6 +65,19 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], exclude: ["README.md"]),
+        // OCI distribution: the registry server (crash-safe storage, the /v2/ API on BerthHTTP)
+        // and the pull client berthd uses (AsyncHTTPClient).
+        .target(name: "BerthRegistry", dependencies: [
+            "BerthCore", "BerthSystem", "BerthOCI", "BerthHTTP",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], exclude: ["README.md"]),
+        .executableTarget(name: "berth-registry", dependencies: [
+            "BerthRegistry", "BerthHTTP", "BerthCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // Bridges, IPAM, veth into netns, nftables NAT/isolation/published ports, embedded DNS.
         .target(name: "BerthNetwork", dependencies: [
             "BerthCore", "BerthSystem",
@@ -75,14 +89,6 @@ let package = Package(
         .target(name: "BerthBuild", dependencies: ["BerthCore", "BerthSystem", "BerthOCI", "BerthArchive",
                                           .product(name: "Crypto", package: "swift-crypto")],
                 exclude: ["README.md"]),
-        // OCI distribution: the pull/push client (AsyncHTTPClient).
-        .target(name: "BerthRegistry", dependencies: [
-            "BerthCore", "BerthOCI",
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "Crypto", package: "swift-crypto"),
-        ], exclude: ["README.md"]),
         // The daemon's services (actors). Knows nothing of HTTP.
         .target(name: "BerthEngine", dependencies: [
             "BerthCore", "BerthSystem", "BerthOCI", "BerthArchive", "BerthImage", "BerthRuntime", "BerthNetwork", "BerthBuild", "BerthRegistry",
@@ -127,6 +133,10 @@ let package = Package(
         .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI", "BerthCore"]),
         .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive", "BerthCore", "BerthSystem"]),
         .testTarget(name: "BerthImageTests", dependencies: ["BerthImage", "BerthArchive", "BerthOCI", "BerthCore", "BerthSystem"]),
+        .testTarget(name: "BerthRegistryTests", dependencies: [
+            "BerthRegistry", "BerthHTTP", "BerthOCI", "BerthCore", "BerthSystem",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthCore"]),
         .testTarget(name: "BerthCLITests", dependencies: [
             "BerthCLI", "BerthClient", "BerthAPI", "BerthOCI", "BerthCore",
