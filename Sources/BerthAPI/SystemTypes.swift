@@ -304,3 +304,13 @@ public enum HumanSize {
         return n
     }
 }
+
+/// `POST /auth`'s answer.
+public struct AuthResponse: Codable, Sendable, Equatable {
+    public var Status: String
+    public var IdentityToken: String?
+    public init(Status: String, IdentityToken: String?) {
+        self.Status = Status
+        self.IdentityToken = IdentityToken
+    }
+}

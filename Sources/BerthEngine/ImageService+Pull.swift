@@ -175,3 +175,24 @@ extension ImageService {
         return BerthError.invalid(e.message)
     }
 }
+
+extension ImageService {
+    /// `POST /auth` (`docker login`): the registry host a server address names
+    /// (`https://index.docker.io/v1/` is Docker Hub) and a check of the credentials there.
+    public func login(serverAddress: String, credentials: RegistryCredentials) async throws -> String {
+        let domain = Self.registryDomain(serverAddress)
+        do { try await registry.login(domain, credentials) } catch let e as RegistryClientError {
+            throw BerthError(e.isUnauthorized ? .permissionDenied : .invalidArgument, e.message)
+        }
+        return domain
+    }
+
+    /// `https://index.docker.io/v1/` → `docker.io`; `http://127.0.0.1:5000/` → `127.0.0.1:5000`.
+    static func registryDomain(_ address: String) -> String {
+        var a = Substring(address)
+        for scheme in ["https://", "http://"] where a.hasPrefix(scheme) { a = a.dropFirst(scheme.count) }
+        let host = String(a.prefix { $0 != "/" })
+        if host.isEmpty || host == "index.docker.io" || host == "registry-1.docker.io" || host == "docker.io" { return Reference.defaultDomain }
+        return host
+    }
+}

@@ -193,6 +193,33 @@ public final class RegistryClient: Sendable {
 
     // MARK: auth
 
+    /// `docker login`: checks the credentials against the registry's `/v2/` (answering its
+    /// challenge with them). Throws `RegistryClientError` with status 401 when refused.
+    public func login(_ domain: String, _ creds: RegistryCredentials) async throws {
+        let url = "\(baseURL(domain))/v2/"
+        let first = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+        _ = try? await first.body.collect(upTo: 1 << 20)
+        if first.status == .ok { return }
+        guard first.status == .unauthorized, let challenge = first.headers.first(name: "WWW-Authenticate") else {
+            throw RegistryClientError(status: Int(first.status.code), code: "UNKNOWN",
+                                      message: "login attempt to \(url) failed with status: \(first.status.code) \(first.status.reasonPhrase)")
+        }
+        let auth: String
+        do {
+            auth = try await authorize(challenge, domain: domain, repository: "", actions: "", credentials: creds, scope: "")
+        } catch let e as RegistryClientError where e.isUnauthorized {
+            throw RegistryClientError(status: 401, code: "UNAUTHORIZED", message: "login attempt to \(url) failed with status: 401 Unauthorized")
+        }
+        var r = HTTPClientRequest(url: url)
+        r.headers.add(name: "Authorization", value: auth)
+        let second = try await http.execute(r, timeout: .seconds(30))
+        _ = try? await second.body.collect(upTo: 1 << 20)
+        guard second.status == .ok else {
+            throw RegistryClientError(status: Int(second.status.code), code: "UNAUTHORIZED",
+                                      message: "login attempt to \(url) failed with status: \(second.status.code) \(second.status.reasonPhrase)")
+        }
+    }
+
     /// Sends a request with the authorization known for this host and repository; on a 401
     /// answers the challenge (Bearer token or Basic) and sends it once more.
     func send(_ method: HTTPMethod, _ url: String, headers: [(String, String)], ref: Reference, actions: String,
@@ -220,7 +247,7 @@ public final class RegistryClient: Sendable {
 
     /// The `Authorization` value answering a `WWW-Authenticate` challenge.
     func authorize(_ challenge: String, domain: String, repository: String, actions: String,
-                   credentials creds: RegistryCredentials?) async throws -> String {
+                   credentials creds: RegistryCredentials?, scope: String? = nil) async throws -> String {
         let (scheme, params) = Self.parseChallenge(challenge)
         switch scheme.lowercased() {
         case "basic":
@@ -234,7 +261,8 @@ public final class RegistryClient: Sendable {
             }
             var items = components.queryItems ?? []
             if let service = params["service"] { items.append(URLQueryItem(name: "service", value: service)) }
-            items.append(URLQueryItem(name: "scope", value: params["scope"] ?? "repository:\(repository):\(actions)"))
+            let wanted = scope ?? params["scope"] ?? "repository:\(repository):\(actions)"
+            if !wanted.isEmpty { items.append(URLQueryItem(name: "scope", value: wanted)) }
             components.queryItems = items
             guard let url = components.string else { throw RegistryClientError(status: 401, code: "UNAUTHORIZED", message: "bad token realm \(realm)") }
             var r = HTTPClientRequest(url: url)

@@ -65,3 +65,16 @@ extension APIServer {
         return nil
     }
 }
+
+extension APIServer {
+    /// `POST /auth`: `{"username", "password", "serveraddress"}` checked against the registry.
+    func auth(_ ctx: RequestContext) async throws -> HTTPResponse {
+        let body = try await ctx.request.body.collect(upTo: 1 << 20)
+        guard case .object(let o)? = try? JSON.parse(body) else { throw BerthError.invalid("invalid auth configuration: not a JSON object") }
+        func str(_ k: String) -> String { if case .string(let s)? = o[k] { return s }; return "" }
+        guard !str("username").isEmpty else { throw BerthError.invalid("invalid auth configuration: username is required") }
+        _ = try await engine.images.login(serverAddress: str("serveraddress"),
+                                          credentials: RegistryCredentials(username: str("username"), password: str("password")))
+        return APIServer.json(AuthResponse(Status: "Login Succeeded", IdentityToken: ""))
+    }
+}

@@ -103,6 +103,8 @@ public struct APIServer: HTTPHandler {
             return try await build(ctx)
         case ("POST", "build") where path == "/build/prune":
             return try await pruneBuildCache(ctx)
+        case ("POST", "auth") where segments.count == 1:
+            return try await auth(ctx)
         case ("POST", "commit") where segments.count == 1:
             return try await commit(ctx)
         case (_, "images"):

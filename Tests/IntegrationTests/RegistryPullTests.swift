@@ -44,6 +44,30 @@ final class LoopbackRegistry {
         self.port = port
     }
 
+    /// Berth's own registry (`berth-registry serve`) on a free port, with Basic users and
+    /// bearer tokens when `users` is given.
+    init(berthRegistryIn dir: String, users: String?) throws {
+        var args = ["serve", "--addr", "127.0.0.1:0", "--root", dir + "/berth-registry"]
+        if let users {
+            try users.write(toFile: dir + "/users", atomically: true, encoding: .utf8)
+            args += ["--auth-basic", dir + "/users", "--token-secret", "test-secret"]
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Paths.repo + "/.build/debug/berth-registry")
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        guard let port = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+            kill(p.processIdentifier, SIGKILL)
+            throw DaemonError("berth-registry did not start: \(line)")
+        }
+        process = p
+        self.port = port
+    }
+
     /// The fault-injecting registry (Fixtures/fault_registry.py) serving the test image.
     init(faultsServing archive: String) throws {
         let p = Process()
@@ -215,6 +239,31 @@ struct RegistryPullTests {
             #expect(try d.docker("run", "--rm", "\(registry.host)/flaky/img:1", "echo", "whole").stdout == "whole\n")
             let good = try d.docker("pull", "\(registry.host)/good/img:1")
             #expect(good.status == 0 && good.stdout.contains("Already exists"), "\(good.stdout)")
+            try verifyStore(d.root)
+        }
+    }
+
+    @Test func loginAndTokenAuthAgainstBerthRegistry() throws {
+        try withDaemon { d in
+            let registry = try LoopbackRegistry(berthRegistryIn: d.dir, users: "alice:wonderland\n")
+            defer { registry.stop() }
+            let push = try runCommand(["skopeo", "copy", "-q", "--dest-tls-verify=false", "--dest-creds", "alice:wonderland",
+                                       "oci-archive:" + Paths.testImage, "docker://\(registry.host)/team/app:1"])
+            #expect(push.status == 0, "\(push.stderr)")
+            let ref = "\(registry.host)/team/app:1"
+            // Anonymous: refused, Docker's words.
+            let anonymous = try d.docker("pull", ref)
+            #expect(anonymous.status == 1 && anonymous.stderr.contains("pull access denied"), "\(anonymous.stderr)")
+            // A wrong password: 401 and a clear message.
+            let wrong = try d.docker("login", "-u", "alice", "--password-stdin", registry.host, stdin: Data("nope\n".utf8))
+            #expect(wrong.status == 1, "\(wrong.stdout)")
+            #expect(wrong.stderr.contains("401 Unauthorized"), "\(wrong.stderr)")
+            let login = try d.docker("login", "-u", "alice", "--password-stdin", registry.host, stdin: Data("wonderland\n".utf8))
+            #expect(login.status == 0 && login.stdout.contains("Login Succeeded"), "\(login.stdout) \(login.stderr)")
+            // The CLI now sends the credentials; the pull goes through the token flow.
+            let pull = try d.docker("pull", ref)
+            #expect(pull.status == 0, "\(pull.stdout) \(pull.stderr)")
+            #expect(try d.docker("run", "--rm", ref, "echo", "authorized").stdout == "authorized\n")
             try verifyStore(d.root)
         }
     }
