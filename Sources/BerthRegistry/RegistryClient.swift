@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import BerthCore
 import BerthOCI
-import struct Crypto.SHA256
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -149,7 +148,7 @@ public final class RegistryClient: Sendable {
         let response = try await send(.GET, url, headers: [("Accept", Self.manifestAccept)], ref: ref, actions: "pull", auth: auth)
         guard response.status == .ok else { throw try await Self.error(response, what: "manifest for \(ref.familiar)") }
         let bytes = Array(try await response.body.collect(upTo: 4 << 20).readableBytesView)
-        let digest = Self.sha256(bytes)
+        let digest = Encoding.sha256(bytes)
         var mediaType = response.headers.first(name: "Content-Type")?.split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
         if let obj = try? JSON.parse(bytes), case .object(let o) = obj, case .string(let mt)? = o["mediaType"] { mediaType = mt }
         else if let obj = try? JSON.parse(bytes), case .object(let o) = obj, o["manifests"] != nil { mediaType = MediaType.ociIndex }
@@ -254,7 +253,7 @@ public final class RegistryClient: Sendable {
             guard let creds else {
                 throw RegistryClientError(status: 401, code: "UNAUTHORIZED", message: "authentication required: log in to \(domain) first")
             }
-            return "Basic " + Data("\(creds.username):\(creds.password)".utf8).base64EncodedString()
+            return "Basic " + Encoding.base64(Array("\(creds.username):\(creds.password)".utf8))
         case "bearer":
             guard let realm = params["realm"], var components = URLComponents(string: realm) else {
                 throw RegistryClientError(status: 401, code: "UNAUTHORIZED", message: "the registry's Bearer challenge has no realm")
@@ -267,7 +266,7 @@ public final class RegistryClient: Sendable {
             guard let url = components.string else { throw RegistryClientError(status: 401, code: "UNAUTHORIZED", message: "bad token realm \(realm)") }
             var r = HTTPClientRequest(url: url)
             if let creds {
-                r.headers.add(name: "Authorization", value: "Basic " + Data("\(creds.username):\(creds.password)".utf8).base64EncodedString())
+                r.headers.add(name: "Authorization", value: "Basic " + Encoding.base64(Array("\(creds.username):\(creds.password)".utf8)))
             }
             let response = try await http.execute(r, timeout: .seconds(30))
             guard response.status == .ok else { throw try await Self.error(response, what: "token for \(repository)") }
@@ -330,12 +329,6 @@ public final class RegistryClient: Sendable {
         case 404: return RegistryClientError(status: status, code: code, message: "\(what): not found: \(message)", registryMessage: message)
         default: return RegistryClientError(status: status, code: code, message: "\(what): \(message)", registryMessage: message)
         }
-    }
-
-    static func sha256(_ bytes: [UInt8]) -> Digest {
-        let hex = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
-        // SAFETY of the force: 64 lowercase hex digits always parse.
-        return try! Digest("sha256:" + hex)
     }
 }
 
