@@ -29,7 +29,7 @@ public struct BerthCommand: AsyncParsableCommand {
             VersionCommand.self, InfoCommand.self, EventsCommand.self,
             ContainerPauseCommand.self, ContainerUnpauseCommand.self, ContainerRenameCommand.self, ContainerTopCommand.self,
             ContainerPortCommand.self, ContainerDiffCommand.self, ContainerExportCommand.self, ContainerUpdateCommand.self,
-            ContainerStatsCommand.self, BuildCommand.self, CommitCommand.self,
+            ContainerStatsCommand.self, BuildCommand.self, CommitCommand.self, PullCommand.self,
         ])
 
     /// The client's version.

@@ -335,3 +335,29 @@ struct CommitCommand: AsyncParsableCommand {
         try Output.write(Array((id + "\n").utf8), to: 1)
     }
 }
+
+/// `berth pull [-q] NAME[:TAG|@DIGEST]`: docker's progress on stdout; with `-q` only the
+/// reference. (Credentials from `docker login` are not sent yet: anonymous pulls.)
+struct PullCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pull", abstract: "Download an image from a registry.")
+    @Flag(name: [.short, .long], help: "Suppress verbose output.")
+    var quiet = false
+    @Option(name: .long, help: "Set platform if server is multi-platform capable.")
+    var platform: String?
+    @Argument(help: "NAME[:TAG|@DIGEST]")
+    var name: String
+
+    func run() async throws {
+        let stream = try await GlobalOptions.client().pullImage(name, platform: platform)
+        if quiet {
+            for try await m in stream {
+                if let e = m.error ?? m.errorDetail?.message { throw CLIError.message(e) }
+            }
+        } else {
+            var display = ProgressDisplay(isTerminal: Output.isTerminal(1))
+            try await display.run(stream)
+        }
+        let shown = name.contains("@") || name.split(separator: "/").last?.contains(":") == true ? name : name + ":latest"
+        try Output.write(Array((shown + "\n").utf8), to: 1)
+    }
+}

@@ -139,6 +139,14 @@ struct RegistryPullTests {
             #expect(run.status == 0 && run.stdout == "ran\n", "\(run.stdout) \(run.stderr)")
             #expect(run.stderr.contains("Unable to find image"), "\(run.stderr)")
 
+            // berth pull.
+            try registry.pushTestImage("cli/img:2")
+            let bp = try d.berth("pull", "\(registry.host)/cli/img:2")
+            #expect(bp.status == 0, "\(bp.stdout) \(bp.stderr)")
+            #expect(bp.stdout.contains("Status: Downloaded newer image for \(registry.host)/cli/img:2"), "\(bp.stdout)")
+            let bpMissing = try d.berth("pull", "\(registry.host)/cli/img:none")
+            #expect(bpMissing.status == 1 && bpMissing.stderr.contains("not found"), "\(bpMissing.stderr)")
+
             // docker-py.
             try registry.pushTestImage("py/img:1")
             let py = try d.python("""
