@@ -250,9 +250,17 @@ final class EngineBuildBackend: BuildBackend {
 
     var store: ImageStore { service.store }
 
+    /// A local image, else pulled (anonymously, as the classic builder does without
+    /// credentials).
     func baseImage(_ name: String) async throws -> BuildImage {
-        let entry = try service.images.get(name)
-        return try service.buildImage(entry.record.id)
+        do {
+            return try service.buildImage(try service.images.get(name).record.id)
+        } catch let e as BerthError where e.code == .notFound {
+            guard var ref = try? Reference(parsing: name) else { throw e }
+            if ref.digest == nil { ref = ref.withDefaultTag }
+            let id = try await service.images.pull(ref, auth: nil) { _ in }
+            return try service.buildImage(id)
+        }
     }
 
     func cached(parent: Digest?, key: String) -> BuildImage? {

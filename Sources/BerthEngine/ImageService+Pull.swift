@@ -56,6 +56,11 @@ extension ImageService {
     public func resolve(_ ref: Reference, auth: RegistryCredentials?) async throws -> ResolvedImage {
         do { return try await registry.resolve(ref, auth: auth) } catch let e as RegistryClientError {
             throw Self.pullError(e, ref)
+        } catch let e as BerthError {
+            throw e
+        } catch {
+            // Connection-level failures (no route, refused, DNS): name the registry.
+            throw BerthError.invalid("Get \"\(registry.isInsecure(ref.domain) ? "http" : "https")://\(RegistryClient.endpointHost(ref.domain))/v2/\": \(error)")
         }
     }
 

@@ -124,6 +124,18 @@ struct BuildTests {
             #expect(rows.contains { $0.contains("COPY file:") || $0.contains("COPY multi:") }, "\(history.stdout)")
             #expect(rows.contains { $0.hasSuffix("|/bin/sh -c #(nop)  ENV A=1 B=two words") }, "\(history.stdout)")
 
+            // The same Dockerfile through docker-py.
+            let py = try d.python("""
+            import docker
+            c = docker.from_env()
+            img, logs = c.images.build(path="\(ctx)", tag="every:py", buildargs={"GREETING": "py"}, rm=True)
+            print(img.attrs["Config"]["Cmd"], img.attrs["Config"]["WorkingDir"], img.attrs["Config"]["User"])
+            print(c.containers.run("every:py", remove=True).decode().strip())
+            """)
+            #expect(py.status == 0, "\(py.stdout) \(py.stderr)")
+            #expect(py.stdout.contains("['cat /data/built.txt'] /work/sub 1000:1000"), "\(py.stdout)")
+            #expect(py.stdout.contains("script py"), "\(py.stdout)")
+
             // ONBUILD fires in a child build.
             let child = try context(d, "child", ["Dockerfile": "FROM every:1\nRUN cat /tmp/child.txt\n"])
             let cb = try build(d, "-t", "child", child)

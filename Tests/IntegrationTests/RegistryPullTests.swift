@@ -139,6 +139,16 @@ struct RegistryPullTests {
             #expect(run.status == 0 && run.stdout == "ran\n", "\(run.stdout) \(run.stderr)")
             #expect(run.stderr.contains("Unable to find image"), "\(run.stderr)")
 
+            // A build whose base image is not here pulls it.
+            try registry.pushTestImage("base/img:1")
+            let ctx = d.dir + "/ctx"
+            try FileManager.default.createDirectory(atPath: ctx, withIntermediateDirectories: true)
+            try "FROM \(registry.host)/base/img:1\nRUN echo built > /b\n".write(toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
+            let build = try runCommand(["docker", "build", "-q", "-t", "frompull", ctx],
+                                       env: ["DOCKER_HOST": d.host, "DOCKER_BUILDKIT": "0", "DOCKER_CONFIG": d.dir + "/docker-config"])
+            #expect(build.status == 0, "\(build.stdout) \(build.stderr)")
+            #expect(try d.docker("run", "--rm", "frompull", "cat", "/b").stdout == "built\n")
+
             // berth pull.
             try registry.pushTestImage("cli/img:2")
             let bp = try d.berth("pull", "\(registry.host)/cli/img:2")
