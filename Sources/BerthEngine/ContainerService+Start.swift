@@ -262,7 +262,18 @@ extension ContainerService {
                 return
             }
         }
-        let exitRecord = exit ?? runtime.exit(id)
+        var exitRecord = exit ?? runtime.exit(id)
+        if exitRecord == nil, let r = try? runtime.record(id) {
+            // The init is gone but its monitor may still be finishing (reaping, removing the
+            // cgroup) before it writes the exit record: wait for it rather than guess.
+            var waited = 0
+            while exitRecord == nil, StateStore.monitorAlive(r), waited < 300 {
+                try? await Task.sleep(nanoseconds: 50_000_000)
+                waited += 1
+                exitRecord = runtime.exit(id)
+            }
+            if exitRecord == nil { exitRecord = runtime.exit(id) }
+        }
         try? FileSystem.removeTree(runtime.directory(id))
         try? Mounts.unmount(rootfsPath(id), detach: true)
         if let c = try? get(id) { releaseVolumes(c) }

@@ -125,6 +125,14 @@ public struct StateStore: Sendable {
         return UInt64(fields[19])
     }
 
+    /// Whether the container's monitor still runs (and so may yet record the exit): the pid is
+    /// alive, not a zombie, and still runs berth-init (not a recycled pid).
+    public static func monitorAlive(_ r: ContainerRecord) -> Bool {
+        guard r.monitorPid > 0, processStartTime(r.monitorPid) != nil, !isZombie(r.monitorPid),
+              let cmd = try? FileSystem.read("/proc/\(r.monitorPid)/cmdline") else { return false }
+        return String(decoding: cmd, as: UTF8.self).contains("berth-init")
+    }
+
     static func isZombie(_ pid: Int32) -> Bool {
         guard let text = try? FileSystem.readString("/proc/\(pid)/stat"),
               let close = text.lastIndex(of: ")") else { return true }
