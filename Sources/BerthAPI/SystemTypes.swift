@@ -314,3 +314,34 @@ public struct AuthResponse: Codable, Sendable, Equatable {
         self.IdentityToken = IdentityToken
     }
 }
+
+/// `GET /distribution/{name}/json`: the registry's descriptor for a reference and the
+/// platforms it serves.
+public struct DistributionInspect: Codable, Sendable, Equatable {
+    public struct DescriptorInfo: Codable, Sendable, Equatable {
+        public var mediaType: String
+        public var digest: String
+        public var size: Int64
+        public init(mediaType: String, digest: String, size: Int64) {
+            self.mediaType = mediaType
+            self.digest = digest
+            self.size = size
+        }
+    }
+    public struct PlatformInfo: Codable, Sendable, Equatable {
+        public var architecture: String
+        public var os: String
+        public var variant: String?
+        public init(architecture: String, os: String, variant: String?) {
+            self.architecture = architecture
+            self.os = os
+            self.variant = variant
+        }
+    }
+    public var Descriptor: DescriptorInfo
+    public var Platforms: [PlatformInfo]
+    public init(Descriptor: DescriptorInfo, Platforms: [PlatformInfo]) {
+        self.Descriptor = Descriptor
+        self.Platforms = Platforms
+    }
+}

@@ -29,7 +29,8 @@ public struct BerthCommand: AsyncParsableCommand {
             VersionCommand.self, InfoCommand.self, EventsCommand.self,
             ContainerPauseCommand.self, ContainerUnpauseCommand.self, ContainerRenameCommand.self, ContainerTopCommand.self,
             ContainerPortCommand.self, ContainerDiffCommand.self, ContainerExportCommand.self, ContainerUpdateCommand.self,
-            ContainerStatsCommand.self, BuildCommand.self, CommitCommand.self, PullCommand.self,
+            ContainerStatsCommand.self, BuildCommand.self, CommitCommand.self, PullCommand.self, PushCommand.self,
+            LoginCommand.self, LogoutCommand.self,
         ])
 
     /// The client's version.

@@ -337,7 +337,7 @@ struct CommitCommand: AsyncParsableCommand {
 }
 
 /// `berth pull [-q] NAME[:TAG|@DIGEST]`: docker's progress on stdout; with `-q` only the
-/// reference. (Credentials from `docker login` are not sent yet: anonymous pulls.)
+/// reference. Credentials stored by `berth login` or `docker login` are sent.
 struct PullCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pull", abstract: "Download an image from a registry.")
     @Flag(name: [.short, .long], help: "Suppress verbose output.")
@@ -348,7 +348,8 @@ struct PullCommand: AsyncParsableCommand {
     var name: String
 
     func run() async throws {
-        let stream = try await GlobalOptions.client().pullImage(name, platform: platform)
+        let stream = try await GlobalOptions.client().pullImage(name, platform: platform,
+                                                                registryAuth: CredentialStore().registryAuth(for: name))
         if quiet {
             for try await m in stream {
                 if let e = m.error ?? m.errorDetail?.message { throw CLIError.message(e) }

@@ -127,6 +127,6 @@ struct ImageCommand: AsyncParsableCommand {
         subcommands: [
             ImageListCommand.self, ImageInspectCommand.self, ImageHistoryCommand.self, ImageTagCommand.self,
             ImageRemoveCommand.self, ImagePruneCommand.self, ImageLoadCommand.self, ImageSaveCommand.self,
-            ImageImportCommand.self, BuildCommand.self, PullCommand.self,
+            ImageImportCommand.self, BuildCommand.self, PullCommand.self, PushCommand.self,
         ])
 }

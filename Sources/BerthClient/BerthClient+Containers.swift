@@ -153,7 +153,7 @@ extension BerthClient {
 
     /// `POST /images/create?fromImage=…&tag=…`: pulls `reference` (`name[:tag]` or
     /// `name@digest`) and returns the JSON progress stream.
-    public func pullImage(_ reference: String, platform: String? = nil) async throws -> JSONLineStream<JSONMessage> {
+    public func pullImage(_ reference: String, platform: String? = nil, registryAuth: String? = nil) async throws -> JSONLineStream<JSONMessage> {
         var name = reference
         var tag: String?
         if let at = reference.firstIndex(of: "@") {
@@ -166,7 +166,7 @@ extension BerthClient {
         var query = [("fromImage", name)]
         if let tag { query.append(("tag", tag)) }
         if let platform, !platform.isEmpty { query.append(("platform", platform)) }
-        let r = try await send("POST", "/images/create", query: query)
+        let r = try await send("POST", "/images/create", query: query, headers: Self.authHeaders(registryAuth))
         try await check(r)
         return Self.messages(r)
     }

@@ -78,6 +78,10 @@ public final class RegistryClient: Sendable {
         var config = AsyncHTTPClient.HTTPClient.Configuration()
         config.redirectConfiguration = .follow(max: 5, allowCycles: false)
         config.timeout = .init(connect: .seconds(15), read: .seconds(60))
+        // A refused connection fails the request at once (AsyncHTTPClient would otherwise retry
+        // it with backoff until the request's deadline, minutes later); pull and push retry
+        // themselves, resuming from what the registry kept.
+        config.connectionPool.retryConnectionEstablishment = false
         http = AsyncHTTPClient.HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 
@@ -188,6 +192,21 @@ public final class RegistryClient: Sendable {
                 try await Task.sleep(nanoseconds: UInt64(attempt) * 200_000_000)
             }
         }
+    }
+
+    /// A small blob (a config) in memory, its digest and size checked.
+    public func blob(_ ref: Reference, _ d: Descriptor, auth: RegistryCredentials? = nil, limit: Int = 4 << 20) async throws -> [UInt8] {
+        guard d.size <= Int64(limit) else {
+            throw RegistryClientError(status: 0, code: "SIZE_INVALID", message: "blob \(d.digest) is too large to read in memory (\(d.size) bytes)")
+        }
+        let url = "\(baseURL(ref.domain))/v2/\(ref.path)/blobs/\(d.digest)"
+        let response = try await send(.GET, url, headers: [], ref: ref, actions: "pull", auth: auth)
+        guard response.status == .ok else { throw try await Self.error(response, what: "blob \(d.digest) of \(ref.familiar)") }
+        let bytes = Array(try await response.body.collect(upTo: limit).readableBytesView)
+        guard Int64(bytes.count) == d.size, Encoding.sha256(bytes) == d.digest else {
+            throw RegistryClientError(status: 0, code: "DIGEST_INVALID", message: "blob \(d.digest) of \(ref.familiar): content does not match its digest")
+        }
+        return bytes
     }
 
     // MARK: auth

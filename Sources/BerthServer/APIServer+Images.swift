@@ -35,7 +35,7 @@ extension APIServer {
         case ("GET", "history"): return try history(ctx, name: name)
         case ("POST", "tag"): return try tagImage(ctx, name: name)
         case ("GET", "get"): return try saveImages(ctx, names: [name])
-        case ("POST", "push"): throw BerthError.unsupported("pushing images arrives with the registry client")
+        case ("POST", "push"): return try await pushImage(ctx, name: name)
         default: return nil
         }
     }

@@ -78,3 +78,57 @@ extension APIServer {
         return APIServer.json(AuthResponse(Status: "Login Succeeded", IdentityToken: ""))
     }
 }
+
+extension APIServer {
+    /// `POST /images/{name}/push?tag=`: pushes one tag (or, with neither a tag in the name nor
+    /// `tag`, every tag of the repository). An image that is not here is a 404 before the
+    /// stream starts; registry failures are `errorDetail` lines, as Docker sends them.
+    func pushImage(_ ctx: RequestContext, name: String) async throws -> HTTPResponse {
+        var text = name
+        if let tag = ctx.query("tag"), !tag.isEmpty { text += ":" + tag }
+        guard let ref = try? Reference(parsing: text) else { throw BerthError.invalid("invalid reference format: \(text)") }
+        let images = engine.images
+        _ = try images.pushTargets(ref)
+        let auth = Self.registryAuth(ctx.request.headers["X-Registry-Auth"])
+        return .stream(headers: [("Content-Type", "application/json")]) { writer in
+            let (lines, sink) = AsyncStream<[UInt8]>.makeStream()
+            let work = Task {
+                defer { sink.finish() }
+                do {
+                    try await images.push(ref, auth: auth) { e in sink.yield(APIServer.encodeLine(APIServer.message(e))) }
+                } catch {
+                    sink.yield(APIServer.encodeLine(JSONMessage.failure((error as? BerthError)?.message ?? "\(error)")))
+                }
+            }
+            for await line in lines { try await writer.write(line) }
+            _ = await work.value
+        }
+    }
+
+    static func message(_ e: PushEvent) -> JSONMessage {
+        switch e {
+        case .status(let text): return JSONMessage(status: text)
+        case .layer(let id, let status, let current, let total):
+            if let current, let total { return JSONMessage.progress(status: status, id: id, current: current, total: total) }
+            var m = JSONMessage(status: status, id: id)
+            m.progressDetail = JSONMessage.ProgressDetail(current: nil, total: nil)
+            return m
+        case .pushed(let tag, let digest, let size):
+            var m = JSONMessage()
+            m.progressDetail = JSONMessage.ProgressDetail(current: nil, total: nil)
+            m.aux = .object(["Tag": .string(tag), "Digest": .string(digest.description), "Size": .number(String(size))])
+            return m
+        }
+    }
+
+    /// `GET /distribution/{name}/json`: the registry's descriptor for a reference and its
+    /// platforms, without pulling.
+    func distribution(_ ctx: RequestContext, name: String) async throws -> HTTPResponse {
+        guard let ref = try? Reference(parsing: name) else { throw BerthError.invalid("invalid reference format: \(name)") }
+        let auth = Self.registryAuth(ctx.request.headers["X-Registry-Auth"])
+        let info = try await engine.images.distribution(ref, auth: auth)
+        return APIServer.json(DistributionInspect(
+            Descriptor: .init(mediaType: info.descriptor.mediaType, digest: info.descriptor.digest.description, size: info.descriptor.size),
+            Platforms: info.platforms.map { .init(architecture: $0.architecture, os: $0.os, variant: $0.variant) }))
+    }
+}

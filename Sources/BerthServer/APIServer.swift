@@ -107,6 +107,8 @@ public struct APIServer: HTTPHandler {
             return try await auth(ctx)
         case ("POST", "commit") where segments.count == 1:
             return try await commit(ctx)
+        case ("GET", "distribution") where segments.count >= 3 && segments.last == "json":
+            return try await distribution(ctx, name: segments.dropFirst().dropLast().joined(separator: "/"))
         case (_, "images"):
             if let r = try await images(ctx, segments: Array(segments.dropFirst())) { return r }
         case (_, "containers"):

@@ -199,7 +199,7 @@ final class TestDaemon {
     /// Runs our `berth` CLI against this daemon.
     @discardableResult
     func berth(_ args: String..., stdin: Data? = nil) throws -> CommandResult {
-        try runCommand([Paths.berth, "-H", host] + args, stdin: stdin)
+        try runCommand([Paths.berth, "-H", host] + args, env: ["DOCKER_CONFIG": dir + "/docker-config"], stdin: stdin)
     }
 
     /// Runs a python3 snippet with `DOCKER_HOST` set to this daemon.

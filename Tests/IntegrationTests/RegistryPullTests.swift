@@ -46,8 +46,9 @@ final class LoopbackRegistry {
 
     /// Berth's own registry (`berth-registry serve`) on a free port, with Basic users and
     /// bearer tokens when `users` is given.
-    init(berthRegistryIn dir: String, users: String?) throws {
-        var args = ["serve", "--addr", "127.0.0.1:0", "--root", dir + "/berth-registry"]
+    /// `addr` restarts one on a known address (a restart after a kill).
+    init(berthRegistryIn dir: String, users: String?, addr: String = "127.0.0.1:0") throws {
+        var args = ["serve", "--addr", addr, "--root", dir + "/berth-registry"]
         if let users {
             try users.write(toFile: dir + "/users", atomically: true, encoding: .utf8)
             args += ["--auth-basic", dir + "/users", "--token-secret", "test-secret"]
