@@ -23,6 +23,10 @@ public struct EngineConfig: Sendable {
     public var defaultBridge: String?
     /// Berth's nftables table (`inet berth`; another state root gets `berth_<hash>`).
     public var firewallTable: String
+    /// Registries spoken to over plain HTTP besides loopback ones (`host:port`).
+    public var insecureRegistries: [String] = []
+    /// Docker Hub mirrors (`http://host:port` or `https://host`), tried in order before Hub.
+    public var registryMirrors: [String] = []
     public init(root: String, initBinary: String, execRoot: String? = nil, initPath: String? = nil,
                 defaultBridge: String? = "berth0", firewallTable: String? = nil) {
         self.root = root
@@ -72,7 +76,8 @@ public final class Engine: Sendable {
         }
         events = EventService()
         let users = UsageBox()
-        images = ImageService(store: store, events: events, usage: { users.usage(of: $0) })
+        images = ImageService(store: store, events: events, insecureRegistries: config.insecureRegistries,
+                              mirrors: config.registryMirrors, usage: { users.usage(of: $0) })
         volumes = try VolumeService(root: config.root, events: events, logger: logger)
         networks = try NetworkService(root: config.root, defaultBridge: config.defaultBridge, firewallTable: config.firewallTable,
                                       events: events, logger: logger)

@@ -54,6 +54,14 @@ extension ImageService {
     /// The first half of a pull: the manifest for linux/amd64 (errors here are the request's
     /// errors, before any progress is streamed).
     public func resolve(_ ref: Reference, auth: RegistryCredentials?) async throws -> ResolvedImage {
+        // Docker Hub images: the mirrors first, in order; any failure there falls through.
+        if ref.domain == Reference.defaultDomain {
+            for mirror in mirrors {
+                var m = ref
+                m.domain = mirror
+                if let r = try? await registry.resolve(m, auth: auth) { return r }
+            }
+        }
         do { return try await registry.resolve(ref, auth: auth) } catch let e as RegistryClientError {
             throw Self.pullError(e, ref)
         } catch let e as BerthError {
@@ -78,7 +86,7 @@ extension ImageService {
             store.dropUnused(Set(digests))
         }
         if !store.content.exists(manifest.config.digest) {
-            try await download(ref, manifest.config, auth: auth, progress: nil)
+            try await download(resolved.source, manifest.config, auth: auth, progress: nil)
         }
         // Layers: the ones present are reported, the rest downloaded three at a time.
         var missing: [Descriptor] = []
@@ -96,7 +104,7 @@ extension ImageService {
                 guard next < missing.count else { return }
                 let d = missing[next]
                 next += 1
-                group.addTask { [self] in try await download(ref, d, auth: auth, progress: progress) }
+                group.addTask { [self] in try await download(resolved.source, d, auth: auth, progress: progress) }
             }
             for _ in 0..<3 { add() }
             while try await group.next() != nil { add() }

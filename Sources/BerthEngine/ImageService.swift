@@ -29,13 +29,28 @@ public final class ImageService: Sendable {
     let usage: @Sendable (Digest) -> [(id: String, running: Bool)]
     /// Pulls (one client: connections and tokens are shared).
     let registry: RegistryClient
+    /// Docker Hub mirrors as registry hosts (`127.0.0.1:5001`), in order.
+    public let mirrors: [String]
+    /// The registries spoken to over plain HTTP besides loopback ones.
+    public let insecureRegistries: [String]
 
-    public init(store: ImageStore, events: EventService, insecureRegistries: Set<String> = [],
+    /// `mirrors` are URLs (`http://host:port`, `https://host`); an `http://` mirror is spoken
+    /// to over plain HTTP.
+    public init(store: ImageStore, events: EventService, insecureRegistries: [String] = [], mirrors: [String] = [],
                 usage: @escaping @Sendable (Digest) -> [(id: String, running: Bool)] = { _ in [] }) {
         self.store = store
         self.events = events
         self.usage = usage
-        registry = RegistryClient(insecureRegistries: insecureRegistries)
+        var insecure = Set(insecureRegistries)
+        var hosts: [String] = []
+        for m in mirrors {
+            let host = Self.registryDomain(m)
+            if m.hasPrefix("http://") { insecure.insert(host) }
+            hosts.append(host)
+        }
+        self.mirrors = hosts
+        self.insecureRegistries = insecureRegistries
+        registry = RegistryClient(insecureRegistries: insecure)
     }
 
     func entry(_ r: ImageRecord) -> ImageEntry {

@@ -49,6 +49,9 @@ public struct ResolvedImage: Sendable {
     public var manifestDigest: Digest
     /// The digest of what the reference named: the index's for a multi-platform image.
     public var repoDigest: Digest
+    /// Where the manifest came from, and so where its blobs are fetched: the reference asked
+    /// for, or the same repository on a mirror.
+    public var source: Reference
 }
 
 /// Where a blob download goes: appended to, told to start over when a registry ignores a
@@ -131,9 +134,9 @@ public final class RegistryClient: Sendable {
             guard inner.digest == d.digest else {
                 throw RegistryClientError(status: 0, code: "DIGEST_INVALID", message: "manifest digest mismatch: the index names \(d.digest), the registry sent \(inner.digest)")
             }
-            return ResolvedImage(manifest: try decodeManifest(inner.bytes, ref), manifestDigest: inner.digest, repoDigest: top.digest)
+            return ResolvedImage(manifest: try decodeManifest(inner.bytes, ref), manifestDigest: inner.digest, repoDigest: top.digest, source: ref)
         }
-        return ResolvedImage(manifest: try decodeManifest(top.bytes, ref), manifestDigest: top.digest, repoDigest: top.digest)
+        return ResolvedImage(manifest: try decodeManifest(top.bytes, ref), manifestDigest: top.digest, repoDigest: top.digest, source: ref)
     }
 
     func decodeManifest(_ bytes: [UInt8], _ ref: Reference) throws -> ImageManifest {

@@ -23,12 +23,26 @@ extension APIServer {
     func info() -> HTTPResponse {
         let s = engine.system
         let os = s.operatingSystem
-        let info = SystemInfo(
+        var info = SystemInfo(
             id: s.engineID, name: s.hostname, rootDir: engine.config.root, serverVersion: s.version,
             kernel: s.kernelVersion, os: os.name, osVersion: os.version, ncpu: s.cpuCount, memTotal: s.memoryTotal,
             cgroupVersion: s.cgroupVersion, images: engine.images.store.images().count,
             containers: (0, 0, 0, 0), systemTime: WallClock.now().rfc3339Nano,
             eventsListeners: engine.events.listenerCount, initBinary: engine.config.initBinary)
+        let mirrors = engine.config.registryMirrors.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
+        info.RegistryConfig = .object([
+            "IndexConfigs": .object(["docker.io": .object(["Name": .string("docker.io"), "Mirrors": .array(mirrors.map { .string($0) }),
+                                                         "Secure": .bool(true), "Official": .bool(true)])]),
+            "InsecureRegistryCIDRs": .array([.string("127.0.0.0/8"), .string("::1/128")]),
+            "Mirrors": .array(mirrors.map { .string($0) }),
+        ])
+        for r in engine.config.insecureRegistries {
+            if case .object(var o)? = info.RegistryConfig, case .object(var idx)? = o["IndexConfigs"] {
+                idx[r] = .object(["Name": .string(r), "Mirrors": .array([]), "Secure": .bool(false), "Official": .bool(false)])
+                o["IndexConfigs"] = .object(idx)
+                info.RegistryConfig = .object(o)
+            }
+        }
         return APIServer.json(info)
     }
 

@@ -23,7 +23,11 @@ struct Berthd: AsyncParsableCommand {
     @Option(name: [.customShort("H"), .long], help: "Socket to listen on: unix:///path or tcp://host:port (repeatable).")
     var host: [String] = []
 
-    @Option(name: .long, help: "JSON config file (keys: root, hosts, pidfile, log-level, init-binary).")
+    @Option(name: .long, help: "Registry spoken to over plain HTTP, HOST[:PORT] (repeatable; loopback ones always are).")
+    var insecureRegistry: [String] = []
+    @Option(name: .long, help: "Docker Hub mirror, http://HOST:PORT or https://HOST (repeatable, tried in order).")
+    var registryMirror: [String] = []
+    @Option(name: .long, help: "JSON config file (keys: root, hosts, pidfile, log-level, init-binary, exec-root, init-path, insecure-registries, registry-mirrors).")
     var configFile: String = "/etc/berth/berthd.json"
 
     @Option(name: [.short, .long], help: "PID file.")
@@ -55,12 +59,16 @@ struct Berthd: AsyncParsableCommand {
         var initBinary: String?
         var execRoot: String?
         var initPath: String?
+        var insecureRegistries: [String]?
+        var registryMirrors: [String]?
         enum CodingKeys: String, CodingKey {
             case root, hosts, pidfile
             case logLevel = "log-level"
             case initBinary = "init-binary"
             case execRoot = "exec-root"
             case initPath = "init-path"
+            case insecureRegistries = "insecure-registries"
+            case registryMirrors = "registry-mirrors"
         }
     }
 
@@ -90,9 +98,14 @@ struct Berthd: AsyncParsableCommand {
         guard FileSystem.exists(initBinary) else {
             throw ValidationError("berth-init not found at \(initBinary) (use --init-binary)")
         }
-        let config = EngineConfig(root: root, initBinary: initBinary, execRoot: execRoot ?? file.execRoot,
+        var config = EngineConfig(root: root, initBinary: initBinary, execRoot: execRoot ?? file.execRoot,
                                   initPath: initPath ?? file.initPath,
                                   defaultBridge: bridge == "none" ? nil : (bridge ?? "berth0"), firewallTable: firewallTable)
+        config.insecureRegistries = insecureRegistry + (file.insecureRegistries ?? [])
+        config.registryMirrors = registryMirror + (file.registryMirrors ?? [])
+        for m in config.registryMirrors where !(m.hasPrefix("http://") || m.hasPrefix("https://")) {
+            throw ValidationError("invalid registry mirror \(m): want http://HOST[:PORT] or https://HOST[:PORT]")
+        }
         let engine = try Engine(config: config, logger: logger)
         let server = HTTPServer(handler: APIServer(engine: engine, logger: logger)) { line in
             logger.debug("\(line)")

@@ -70,6 +70,8 @@ final class TestDaemon {
     var host: String { "unix://" + socket }
     private(set) var process: Process?
     let logPath: String
+    /// More berthd flags (set before `start`).
+    var extraArgs: [String] = []
 
     /// Runtime state (monitor sockets): short, as unix socket paths are limited.
     let execRoot: String
@@ -92,7 +94,7 @@ final class TestDaemon {
         p.executableURL = URL(fileURLWithPath: Paths.berthd)
         p.arguments = ["--root", root, "-H", host, "--pidfile", dir + "/berthd.pid", "--init-binary", Paths.berthInit,
                        "--config-file", dir + "/none.json", "--exec-root", execRoot,
-                       "--bridge", bridge, "--firewall-table", firewallTable]
+                       "--bridge", bridge, "--firewall-table", firewallTable] + extraArgs
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()

@@ -6,10 +6,13 @@ import Testing
 final class LoopbackRegistry {
     let process: Process
     let port: Int
-    var host: String { "127.0.0.1:\(port)" }
+    let address: String
+    var host: String { "\(address):\(port)" }
 
-    /// distribution 2.8 on a free port.
-    init(distributionIn dir: String) throws {
+    /// distribution 2.8 on a free port of `address`.
+    init(distributionIn dir: String, address: String = "127.0.0.1") throws {
+        self.address = address
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var started: (Process, Int)?
         for attempt in 0..<10 where started == nil {
             let port = 20000 + Int.random(in: 0..<20000) + attempt
@@ -24,7 +27,7 @@ final class LoopbackRegistry {
               delete:
                 enabled: true
             http:
-              addr: 127.0.0.1:\(port)
+              addr: \(address):\(port)
             """.write(toFile: config, atomically: true, encoding: .utf8)
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
@@ -33,7 +36,7 @@ final class LoopbackRegistry {
             p.standardError = FileHandle.nullDevice
             try p.run()
             for _ in 0..<100 {
-                if let r = try? runCommand(["curl", "-sf", "http://127.0.0.1:\(port)/v2/"]), r.status == 0 { started = (p, port); break }
+                if let r = try? runCommand(["curl", "-sf", "http://\(address):\(port)/v2/"]), r.status == 0 { started = (p, port); break }
                 if !p.isRunning { break }
                 usleep(50_000)
             }
@@ -48,6 +51,7 @@ final class LoopbackRegistry {
     /// bearer tokens when `users` is given.
     /// `addr` restarts one on a known address (a restart after a kill).
     init(berthRegistryIn dir: String, users: String?, addr: String = "127.0.0.1:0") throws {
+        address = "127.0.0.1"
         var args = ["serve", "--addr", addr, "--root", dir + "/berth-registry"]
         if let users {
             try users.write(toFile: dir + "/users", atomically: true, encoding: .utf8)
@@ -71,6 +75,7 @@ final class LoopbackRegistry {
 
     /// The fault-injecting registry (Fixtures/fault_registry.py) serving the test image.
     init(faultsServing archive: String) throws {
+        address = "127.0.0.1"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         p.arguments = [Paths.repo + "/Tests/IntegrationTests/Fixtures/fault_registry.py", archive]
@@ -285,5 +290,45 @@ struct RegistryPullTests {
             #expect(try d.docker("run", "--rm", ref, "echo", "authorized").stdout == "authorized\n")
             try verifyStore(d.root)
         }
+    }
+
+    /// `--registry-mirror`: Docker Hub names resolve on the mirror first; `--insecure-registry`:
+    /// a registry on a non-loopback address is spoken to over plain HTTP only when configured.
+    @Test func mirrorsAndInsecureRegistries() throws {
+        let hostIP = trimmed(try runCommand(["sh", "-c", "ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1"]).stdout)
+        let d = try TestDaemon()
+        defer { d.cleanup() }
+        let mirror = try LoopbackRegistry(distributionIn: d.dir + "/m")
+        defer { mirror.stop() }
+        try mirror.pushTestImage("library/busybox:mirrored")
+        var remote: LoopbackRegistry?
+        defer { remote?.stop() }
+        d.extraArgs = ["--registry-mirror", "http://\(mirror.host)"]
+        if !hostIP.isEmpty {
+            remote = try LoopbackRegistry(distributionIn: d.dir + "/r", address: hostIP)
+            try remote?.pushTestImage("team/app:1")
+            d.extraArgs += ["--insecure-registry", remote?.host ?? ""]
+        }
+        try d.start()
+        let pull = try d.docker("pull", "busybox:mirrored")
+        #expect(pull.status == 0, "\(pull.stdout) \(pull.stderr)")
+        #expect(pull.stdout.contains("Status: Downloaded newer image for busybox:mirrored"), "\(pull.stdout)")
+        #expect(try d.docker("run", "--rm", "busybox:mirrored", "echo", "via mirror").stdout == "via mirror\n")
+        #expect(trimmed(try d.docker("info", "-f", "{{json .RegistryConfig.Mirrors}}").stdout) == "[\"http://\(mirror.host)/\"]")
+        if let remote {
+            let r = try d.docker("pull", "\(remote.host)/team/app:1")
+            #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+            // Without the flag the same registry is spoken to over HTTPS, which it does not serve.
+            d.stop()
+            d.extraArgs = []
+            try d.start()
+            let https = try d.docker("pull", "\(remote.host)/team/app:2")
+            #expect(https.status == 1 && https.stderr.contains("https://\(remote.host)"), "\(https.stderr)")
+        }
+        // A bad mirror URL is refused at start.
+        d.stop()
+        d.extraArgs = ["--registry-mirror", "\(mirror.host)"]
+        #expect(throws: DaemonError.self) { try d.start() }
+        #expect(d.daemonLog.contains("invalid registry mirror"))
     }
 }
