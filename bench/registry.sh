@@ -106,14 +106,18 @@ hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$work/pull.md" --expor
   -n "busybox pull, warm: dockerd ← distribution" --prepare "true" "env $D DOCKER_CONFIG=$work/cfg docker pull -q $HD/bench/busybox:1"
 
 echo "bench: 1 GiB, 8 layers"
+hyperfine -N --runs "$BIG_RUNS" --export-markdown "$work/bigpush.md" --export-json "$work/bigpush.json" \
+  -n "1 GiB push, cold: berthd → berth-registry" --prepare "$work/reg berth reset" "env $B DOCKER_CONFIG=$work/cfg docker push -q $HB/bench/big:1" \
+  -n "1 GiB push, cold: berthd → distribution" --prepare "$work/reg dist reset" "env $B DOCKER_CONFIG=$work/cfg docker push -q $HD/bench/big:1" \
+  -n "1 GiB push, cold: dockerd → distribution" --prepare "$work/reg dist reset" "env $D DOCKER_CONFIG=$work/cfg docker push -q $HD/bench/big:1"
+"$work/reg" berth reset; "$work/reg" dist reset
+db push -q $HB/bench/big:1 >/dev/null; db push -q $HD/bench/big:1 >/dev/null
 "$work/wipe" "$B"; "$work/wipe" "$D"
 hyperfine -N --runs "$BIG_RUNS" --export-markdown "$work/big.md" --export-json "$work/big.json" \
   -n "1 GiB pull, cold: berthd ← berth-registry" --prepare "$work/wipe $B" "env $B DOCKER_CONFIG=$work/cfg docker pull -q $HB/bench/big:1" \
   -n "1 GiB pull, cold: berthd ← distribution" --prepare "$work/wipe $B" "env $B DOCKER_CONFIG=$work/cfg docker pull -q $HD/bench/big:1" \
   -n "1 GiB pull, cold: dockerd ← distribution" --prepare "$work/wipe $D" "env $D DOCKER_CONFIG=$work/cfg docker pull -q $HD/bench/big:1" \
-  -n "1 GiB pull, cold: skopeo ← distribution (to an OCI dir)" --prepare "rm -rf $work/sk" "skopeo copy -q --src-tls-verify=false docker://$HD/bench/big:1 oci:$work/sk:x" \
-  -n "1 GiB push, cold: berthd → berth-registry" --prepare "$work/reg berth reset" "env $B DOCKER_CONFIG=$work/cfg docker push -q $HB/bench/big:1" \
-  -n "1 GiB push, cold: dockerd → distribution" --prepare "$work/reg dist reset" "env $D DOCKER_CONFIG=$work/cfg docker push -q $HD/bench/big:1"
+  -n "1 GiB pull, cold: skopeo ← distribution (to an OCI dir)" --prepare "rm -rf $work/sk" "skopeo copy -q --src-tls-verify=false docker://$HD/bench/big:1 oci:$work/sk:x"
 
 {
 echo "# Registry push and pull over loopback, $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -121,13 +125,14 @@ echo
 echo "Machine: $(nproc) cores, kernel $(uname -r). dockerd: $(dockerd --version). Client: docker CLI $(docker version -f '{{.Client.Version}}' 2>/dev/null) (-q). skopeo $(skopeo --version | awk '{print $3}'). distribution: $(/usr/bin/docker-registry --version 2>&1 | awk '{print $3}')."
 echo "hyperfine -N. Cold push: the registry emptied and restarted before each run. Cold pull: every image removed from the daemon before each run."
 echo "busybox:test: $RUNS runs after a warm-up. 1 GiB image (8 layers of 128 MiB of random bytes): $BIG_RUNS runs."
-echo "Berth pushes layers as stored (a built image's layers are uncompressed tar); dockerd gzips them on push, which dominates its 1 GiB push."
+echo "Berth pushes layers as stored (a built image's layers are uncompressed tar); dockerd gzips them on push, which dominates its 1 GiB push. The 1 GiB image is pushed by berthd to both registries, so every pull fetches the same uncompressed layers."
 echo
 echo "## busybox push"; echo; cat "$work/push.md"; echo
 echo "## busybox pull"; echo; cat "$work/pull.md"; echo
-echo "## 1 GiB, 8 layers"; echo; cat "$work/big.md"; echo
+echo "## 1 GiB, 8 layers: push"; echo; cat "$work/bigpush.md"; echo
+echo "## 1 GiB, 8 layers: pull"; echo; cat "$work/big.md"; echo
 echo "## Medians"; echo
-bench_medians "$work/push.json"; bench_medians "$work/pull.json"; bench_medians "$work/big.json"
+bench_medians "$work/push.json"; bench_medians "$work/pull.json"; bench_medians "$work/bigpush.json"; bench_medians "$work/big.json"
 echo
 python3 - "$work/big.json" <<'PY'
 import json, sys

@@ -3,7 +3,6 @@ import BerthImage
 import BerthOCI
 import BerthRegistry
 import BerthSystem
-import Synchronization
 
 /// A pull's progress, as Docker's JSON messages carry it.
 public enum PullEvent: Sendable, Equatable {
@@ -137,30 +136,17 @@ extension ImageService {
                   progress: (@Sendable (PullEvent) async -> Void)?) async throws {
         let writer = try IngestWriter(content: store.content)
         let id = Self.shortID(d.digest)
-        let total = d.size
-        let last = Mutex<Int64>(0)
-        let (ticks, sink) = AsyncStream.makeStream(of: Int64.self, bufferingPolicy: .bufferingNewest(1))
-        let reporter = Task {
-            for await n in ticks { await progress?(.layer(id: id, status: "Downloading", current: n, total: total)) }
+        let ticker = ByteProgress(total: d.size) { n in
+            await progress?(.layer(id: id, status: "Downloading", current: n, total: d.size))
         }
         do {
-            try await registry.fetchBlob(ref, d, into: writer, auth: auth) { n in
-                // At most a report per 512 KiB (and the last one).
-                let report = last.withLock { l -> Bool in
-                    if n - l >= 512 << 10 || n == total { l = n; return true }
-                    return false
-                }
-                if report { sink.yield(n) }
-            }
-            sink.finish()
-            await reporter.value
+            try await registry.fetchBlob(ref, d, into: writer, auth: auth, progress: ticker.update)
+            await ticker.finish()
             try writer.commit(d.digest)
         } catch let e as RegistryClientError {
-            sink.finish()
             writer.ingest.discard()
             throw Self.pullError(e, ref)
         } catch {
-            sink.finish()
             writer.ingest.discard()
             throw error
         }

@@ -2,7 +2,6 @@ import BerthCore
 import BerthImage
 import BerthOCI
 import BerthRegistry
-import Synchronization
 
 /// A push's progress, as Docker's JSON messages carry it.
 public enum PushEvent: Sendable, Equatable {
@@ -113,25 +112,13 @@ extension ImageService {
     /// One blob to the registry, with `Pushing` progress when it has a layer id.
     func upload(_ ref: Reference, _ d: Descriptor, id: String?, mountFrom: [String], auth: RegistryCredentials?,
                 progress: (@Sendable (PushEvent) async -> Void)?) async throws -> BlobPushOutcome {
-        let total = d.size
-        let last = Mutex<Int64>(0)
-        let (ticks, sink) = AsyncStream.makeStream(of: Int64.self, bufferingPolicy: .bufferingNewest(1))
-        let reporter = Task {
-            for await n in ticks {
-                if let id { await progress?(.layer(id: id, status: "Pushing", current: n, total: total)) }
-            }
+        let ticker = ByteProgress(total: d.size) { n in
+            if let id { await progress?(.layer(id: id, status: "Pushing", current: n, total: d.size)) }
         }
-        defer { sink.finish() }
         do {
-            let outcome = try await registry.pushBlob(ref, d, file: store.content.path(d.digest), mountFrom: mountFrom, auth: auth) { n in
-                let report = last.withLock { l -> Bool in
-                    if n - l >= 512 << 10 || n == total { l = n; return true }
-                    return false
-                }
-                if report { sink.yield(n) }
-            }
-            sink.finish()
-            await reporter.value
+            let outcome = try await registry.pushBlob(ref, d, file: store.content.path(d.digest), mountFrom: mountFrom, auth: auth,
+                                                      progress: ticker.update)
+            await ticker.finish()
             return outcome
         } catch let e as RegistryClientError {
             throw Self.pushError(e, ref)
