@@ -91,10 +91,16 @@ hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$work/push.md" --expor
   -n "busybox push, warm: berthd → berth-registry" --prepare "true" "env $B DOCKER_CONFIG=$work/cfg docker push -q $HB/bench/busybox:1" \
   -n "busybox push, warm: dockerd → distribution" --prepare "true" "env $D DOCKER_CONFIG=$work/cfg docker push -q $HD/bench/busybox:1"
 
+echo "bench: 1 GiB push"
+hyperfine -N --runs "$BIG_RUNS" --export-markdown "$work/bigpush.md" --export-json "$work/bigpush.json" \
+  -n "1 GiB push, cold: berthd → berth-registry" --prepare "$work/reg berth reset" "env $B DOCKER_CONFIG=$work/cfg docker push -q $HB/bench/big:1" \
+  -n "1 GiB push, cold: berthd → distribution" --prepare "$work/reg dist reset" "env $B DOCKER_CONFIG=$work/cfg docker push -q $HD/bench/big:1" \
+  -n "1 GiB push, cold: dockerd → distribution" --prepare "$work/reg dist reset" "env $D DOCKER_CONFIG=$work/cfg docker push -q $HD/bench/big:1"
+
 # Refill the registries, then pulls.
 "$work/reg" berth reset; "$work/reg" dist reset
 db push -q $HB/bench/busybox:1 >/dev/null; db push -q $HB/bench/big:1 >/dev/null
-dd push -q $HD/bench/busybox:1 >/dev/null; dd push -q $HD/bench/big:1 >/dev/null
+dd push -q $HD/bench/busybox:1 >/dev/null; db push -q $HD/bench/big:1 >/dev/null
 
 echo "bench: busybox pull"
 hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$work/pull.md" --export-json "$work/pull.json" \
@@ -105,13 +111,7 @@ hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$work/pull.md" --expor
   -n "busybox pull, warm: berthd ← berth-registry" --prepare "true" "env $B DOCKER_CONFIG=$work/cfg docker pull -q $HB/bench/busybox:1" \
   -n "busybox pull, warm: dockerd ← distribution" --prepare "true" "env $D DOCKER_CONFIG=$work/cfg docker pull -q $HD/bench/busybox:1"
 
-echo "bench: 1 GiB, 8 layers"
-hyperfine -N --runs "$BIG_RUNS" --export-markdown "$work/bigpush.md" --export-json "$work/bigpush.json" \
-  -n "1 GiB push, cold: berthd → berth-registry" --prepare "$work/reg berth reset" "env $B DOCKER_CONFIG=$work/cfg docker push -q $HB/bench/big:1" \
-  -n "1 GiB push, cold: berthd → distribution" --prepare "$work/reg dist reset" "env $B DOCKER_CONFIG=$work/cfg docker push -q $HD/bench/big:1" \
-  -n "1 GiB push, cold: dockerd → distribution" --prepare "$work/reg dist reset" "env $D DOCKER_CONFIG=$work/cfg docker push -q $HD/bench/big:1"
-"$work/reg" berth reset; "$work/reg" dist reset
-db push -q $HB/bench/big:1 >/dev/null; db push -q $HD/bench/big:1 >/dev/null
+echo "bench: 1 GiB pull"
 "$work/wipe" "$B"; "$work/wipe" "$D"
 hyperfine -N --runs "$BIG_RUNS" --export-markdown "$work/big.md" --export-json "$work/big.json" \
   -n "1 GiB pull, cold: berthd ← berth-registry" --prepare "$work/wipe $B" "env $B DOCKER_CONFIG=$work/cfg docker pull -q $HB/bench/big:1" \
