@@ -1,0 +1,262 @@
+import BerthCore
+import BerthSystem
+import Glibc
+import Testing
+@testable import BerthVM
+
+/// Real VMs: Debian's cloud kernel under QEMU (TCG on this machine, KVM where VMX/SVM
+/// exist), Berth's initramfs, root disks made from a busybox tree. Serialized: two cores
+/// and TCG make parallel boots slow enough to blur timeouts.
+@Suite("qemu backend", .serialized)
+struct QEMUBackendTests {
+    @Test func bootsFromBusyboxRunsTheCommandAndStaysThin() async throws {
+        try await VMFixture.with { f in
+            let root = try f.makeRootDisk()
+            let data = f.dir + "/data.qcow2"
+            try DiskImage().createThin(at: data, virtualSize: 10 << 30)
+            let config = f.config("boot", disks: [VMDisk(path: root), VMDisk(path: data)],
+                                  command: ["sh", "-c", "echo hello-from-$(hostname); grep -c ^processor /proc/cpuinfo; ls /dev/vdb; exit 7"])
+            try await f.backend.create(config)
+            #expect(try await f.backend.state("boot") == .created)
+            let t0 = monotonicSeconds()
+            try await f.backend.start("boot")
+            let boot = try await f.waitForConsole("boot", GuestInit.readyMarker)
+            print("vm boot: start() \(String(format3(monotonicSeconds() - t0 - boot))) s + marker \(format3(boot)) s after start returned")
+            let exit = try #require(try await f.backend.wait("boot", timeout: 60))
+            #expect(exit.reason == .guestShutdown)
+            #expect(exit.processExitCode == 0)
+            let out = try await f.console("boot")
+            #expect(out.contains("hello-from-boot"))
+            #expect(out.contains("/dev/vdb"))
+            #expect(GuestInit.exitStatus(inConsole: Array(out.utf8)) == 7)
+            #expect(try await f.backend.state("boot") == .stopped(exit))
+            // Thin: the 10 GiB root disk and the 10 GiB data disk hold only what was written.
+            let rootUsage = try DiskImage.hostUsage(root), dataUsage = try DiskImage.hostUsage(data)
+            print("vm disks after boot: root \(rootUsage >> 10) KiB, data \(dataUsage >> 10) KiB on the host (10 GiB virtual each)")
+            #expect(rootUsage < 50 << 20)
+            #expect(dataUsage < 50 << 20)
+            #expect(try DiskImage().info(root, format: "qcow2").virtualSize == 10 << 30)
+            #expect(VMFixture.qemuPIDs(mentioning: f.dir).isEmpty)
+            try await f.backend.delete("boot")
+            #expect(!FileSystem.exists(f.dir + "/vms/boot"))
+            #expect(FileSystem.exists(root))
+        }
+    }
+
+    @Test func pauseResumeStatsAndKill() async throws {
+        try await VMFixture.with { f in
+            let root = try f.makeRootDisk()
+            try await f.backend.create(f.config("tick", disks: [VMDisk(path: root)],
+                                                command: ["sh", "-c", "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.2; done"]))
+            try await f.backend.start("tick")
+            _ = try await f.waitForConsole("tick", "tick-3")
+            #expect(try await f.backend.state("tick") == .running)
+
+            try await f.backend.pause("tick")
+            #expect(try await f.backend.state("tick") == .paused)
+            let qmp = try await f.backend.qmp("tick")
+            #expect(try await qmp.waitForEvent(["STOP"], timeout: 5) != nil)
+            try await Task.sleep(nanoseconds: 300_000_000)
+            let frozen = try await f.console("tick")
+            try await Task.sleep(nanoseconds: 1_000_000_000)
+            #expect(try await f.console("tick") == frozen, "a paused guest printed something")
+
+            try await f.backend.resume("tick")
+            #expect(try await f.backend.state("tick") == .running)
+            #expect(try await qmp.waitForEvent(["RESUME"], after: qmp.receivedEvents.first { $0.name == "STOP" }?.sequence ?? 0, timeout: 5) != nil)
+            let count = frozen.split(separator: "\n").filter { $0.hasPrefix("tick-") }.count
+            _ = try await f.waitForConsole("tick", "tick-\(count + 2)", timeout: 30)
+
+            let stats = try await f.backend.stats("tick")
+            print("vm stats: cpu \(stats.cpuTimeNanoseconds / 1_000_000) ms, rss \(stats.residentBytes >> 20) MiB of \(stats.memoryLimitBytes >> 20) MiB")
+            #expect(stats.cpuTimeNanoseconds > 100_000_000)
+            #expect(stats.residentBytes > 16 << 20)
+            #expect(stats.memoryLimitBytes == 256 << 20)
+
+            // A QMP error is typed.
+            do {
+                try await qmp.execute("no-such-command")
+                Issue.record("no-such-command succeeded")
+            } catch let e as BerthError {
+                #expect(e.qmpErrorClass == .commandNotFound)
+                #expect(e.code == .unsupported)
+                #expect(e.message.hasPrefix("vm tick: qmp no-such-command: "))
+            }
+
+            let pid = stats.pid
+            let exit = try await f.backend.kill("tick")
+            #expect(exit.reason == .killed)
+            #expect(exit.processExitCode == 128 + SIGKILL)
+            #expect(Glibc.kill(pid, 0) != 0)
+            #expect(!FileSystem.exists(f.dir + "/vms/tick/qmp.sock"))
+            do {
+                try await f.backend.pause("tick")
+                Issue.record("pause of a stopped vm succeeded")
+            } catch let e as BerthError {
+                #expect(e.code == .conflict)
+                #expect(e.message == "vm tick is not running")
+            }
+        }
+    }
+
+    @Test func stopByPowerButton() async throws {
+        try await VMFixture.with { f in
+            let root = try f.makeRootDisk()
+            try await f.backend.create(f.config("polite", disks: [VMDisk(path: root)], command: ["sleep", "1000"]))
+            try await f.backend.start("polite")
+            _ = try await f.waitForConsole("polite", GuestInit.readyMarker)
+            // acpid needs a moment to open the button's event device after the marker.
+            try await Task.sleep(nanoseconds: 500_000_000)
+            let t0 = monotonicSeconds()
+            let exit = try await f.backend.stop("polite", timeout: 30)
+            let took = monotonicSeconds() - t0
+            print("vm stop by acpi: \(format3(took)) s")
+            #expect(exit.reason == .powerdown)
+            #expect(took < 20)
+            #expect(GuestInit.exitStatus(inConsole: Array(try await f.console("polite").utf8)) == 128 + SIGTERM)
+            // Stopping again answers with the same exit.
+            #expect(try await f.backend.stop("polite", timeout: 1) == exit)
+        }
+    }
+
+    @Test func stopKillsAGuestThatIgnoresThePowerButton() async throws {
+        try await VMFixture.with { f in
+            let root = try f.makeRootDisk()
+            try await f.backend.create(f.config("stubborn", disks: [VMDisk(path: root)],
+                                                command: ["sh", "-c", "trap '' TERM; echo ignoring-term; while true; do sleep 1; done"]))
+            try await f.backend.start("stubborn")
+            _ = try await f.waitForConsole("stubborn", "ignoring-term")
+            try await Task.sleep(nanoseconds: 500_000_000)
+            let t0 = monotonicSeconds()
+            let exit = try await f.backend.stop("stubborn", timeout: 3)
+            let took = monotonicSeconds() - t0
+            #expect(exit.reason == .killed)
+            #expect(took >= 3 && took < 10)
+            #expect(VMFixture.qemuPIDs(mentioning: f.dir).isEmpty)
+            #expect(GuestInit.exitStatus(inConsole: Array(try await f.console("stubborn").utf8)) == nil)
+        }
+    }
+
+    @Test func badInputIsRefusedAndLeavesNothingBehind() async throws {
+        try await VMFixture.with { f in
+            let root = try f.makeRootDisk()
+            let good = f.config("bad", disks: [VMDisk(path: root)], command: ["true"])
+            func refusal(_ c: VMConfig) async -> BerthError? {
+                do {
+                    try await f.backend.create(c)
+                    return nil
+                } catch {
+                    return error as? BerthError
+                }
+            }
+            var c = good
+            c.vcpus = HostInfo.onlineCPUs() + 1
+            var e = await refusal(c)
+            #expect(e?.code == .invalidArgument)
+            #expect(e?.message == "vm bad: \(c.vcpus) vcpus asked for, but the host has only \(HostInfo.onlineCPUs()) cpus")
+
+            c = good
+            c.memoryMiB = 64
+            e = await refusal(c)
+            #expect(e?.message == "vm bad: memory 64 MiB is below the minimum of 128 MiB")
+
+            c = good
+            c.kernel = f.dir + "/no-such-kernel"
+            e = await refusal(c)
+            #expect(e?.code == .notFound)
+            #expect(e?.message == "vm bad: kernel not found: \(f.dir)/no-such-kernel")
+
+            // A qcow2 whose L1 table points past the end of the file.
+            let corrupt = f.dir + "/corrupt.qcow2"
+            try DiskImage().createThin(at: corrupt, virtualSize: 1 << 30)
+            try corruptL1Offset(corrupt)
+            c = good
+            c.disks = [VMDisk(path: corrupt)]
+            e = await refusal(c)
+            #expect(e?.code == .corrupt)
+            #expect(e?.message.hasPrefix("vm bad: disk \(corrupt) is corrupt") == true, "\(String(describing: e))")
+
+            // Not a qcow2 at all.
+            let garbage = f.dir + "/garbage.qcow2"
+            try FileSystem.writeAtomically(garbage, [UInt8](repeating: 0x41, count: 65536), durable: false)
+            c.disks = [VMDisk(path: garbage)]
+            e = await refusal(c)
+            #expect(e?.code == .corrupt)
+
+            c.disks = [VMDisk(path: f.dir + "/absent.qcow2")]
+            e = await refusal(c)
+            #expect(e?.code == .notFound)
+
+            #expect(try FileSystem.list(f.dir + "/vms").isEmpty)
+            #expect(await f.backend.names.isEmpty)
+            #expect(VMFixture.qemuPIDs(mentioning: f.dir).isEmpty)
+
+            // A disk that goes bad between create and start: start fails, nothing runs, the
+            // VM is still just created.
+            let later = f.dir + "/later.qcow2"
+            try DiskImage().createThin(at: later, virtualSize: 1 << 30)
+            c = good
+            c.disks = [VMDisk(path: root), VMDisk(path: later)]
+            try await f.backend.create(c)
+            try corruptL1Offset(later)
+            do {
+                try await f.backend.start("bad")
+                Issue.record("start with a corrupt disk succeeded")
+            } catch let e as BerthError {
+                #expect(e.code == .corrupt)
+            }
+            #expect(try await f.backend.state("bad") == .created)
+            #expect(VMFixture.qemuPIDs(mentioning: f.dir).isEmpty)
+            #expect(!FileSystem.exists(f.dir + "/vms/bad/qmp.sock"))
+        }
+    }
+
+    @Test func qemuFailingAtStartIsReportedWithItsOwnWords() async throws {
+        try await VMFixture.with { f in
+            // A kernel file that is not a kernel passes the file checks; QEMU refuses it.
+            let fake = f.dir + "/fake-kernel"
+            try FileSystem.writeAtomically(fake, Array("not a kernel".utf8), durable: false)
+            var c = f.config("fake", disks: [], command: ["true"])
+            c.kernel = fake
+            try await f.backend.create(c)
+            do {
+                try await f.backend.start("fake")
+                Issue.record("start with a fake kernel succeeded")
+            } catch let e as BerthError {
+                #expect(e.message.hasPrefix("start vm fake: qemu failed: "), "\(e)")
+            }
+            #expect(try await f.backend.state("fake") == .created)
+            #expect(VMFixture.qemuPIDs(mentioning: f.dir).isEmpty)
+        }
+    }
+
+    @Test func consoleAttachCarriesInputAndOutput() async throws {
+        try await VMFixture.with { f in
+            try await f.backend.create(f.config("tty", disks: [], command: ["sh", "-c", "echo waiting-for-input; read line; echo got:$line"]))
+            try await f.backend.start("tty")
+            _ = try await f.waitForConsole("tty", "waiting-for-input")
+            let fd = try await f.backend.attachConsole("tty")
+            defer { FD.close(fd) }
+            try FD.writeAll(fd, "ping\n")
+            _ = try await f.waitForConsole("tty", "got:ping", timeout: 30)
+            let exit = try #require(try await f.backend.wait("tty", timeout: 30))
+            #expect(exit.reason == .guestShutdown)
+            #expect(GuestInit.exitStatus(inConsole: Array(try await f.console("tty").utf8)) == 0)
+        }
+    }
+}
+
+/// Points a qcow2's L1 table (header offset 40, big-endian u64) far past the end of the file.
+func corruptL1Offset(_ path: String) throws {
+    let fd = try FD.open(path, O_WRONLY)
+    defer { FD.close(fd) }
+    let bogus: [UInt8] = [0, 0, 0, 0x7f, 0, 0, 0, 0]
+    let n = bogus.withUnsafeBytes { pwrite(fd, $0.baseAddress, 8, 40) }
+    if n != 8 { throw BerthError.sys("corrupt \(path)") }
+}
+
+func format3(_ v: Double) -> String {
+    let ms = Int((v * 1000).rounded())
+    let frac = String(ms % 1000)
+    return "\(ms / 1000).\(String(repeating: "0", count: 3 - frac.count))\(frac)"
+}
