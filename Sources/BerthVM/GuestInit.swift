@@ -40,7 +40,7 @@ public enum GuestInit {
     /// The guest command's exit status from console output, if the line was printed.
     public static func exitStatus(inConsole output: [UInt8]) -> Int32? {
         let text = String(decoding: output, as: UTF8.self)
-        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).reversed() {
+        for line in text.split(whereSeparator: { $0.isNewline }).reversed() {
             if let r = line.firstRange(of: exitPrefix) {
                 return Int32(line[r.upperBound...].trimmingSpaces)
             }

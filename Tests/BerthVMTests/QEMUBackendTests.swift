@@ -64,7 +64,7 @@ struct QEMUBackendTests {
             try await f.backend.resume("tick")
             #expect(try await f.backend.state("tick") == .running)
             #expect(try await qmp.waitForEvent(["RESUME"], after: qmp.receivedEvents.first { $0.name == "STOP" }?.sequence ?? 0, timeout: 5) != nil)
-            let count = frozen.split(separator: "\n").filter { $0.hasPrefix("tick-") }.count
+            let count = frozen.split(whereSeparator: { $0.isNewline }).filter { $0.hasPrefix("tick-") }.count
             _ = try await f.waitForConsole("tick", "tick-\(count + 2)", timeout: 30)
 
             let stats = try await f.backend.stats("tick")
