@@ -107,13 +107,17 @@ public struct DiskImage: Sendable {
         if r.status != .exited(0), r.text.contains("lock") {
             throw BerthError.conflict("disk \(path) is in use by another process: \(r.lastLine)")
         }
+        // The first "ERROR: …" line says what is wrong; otherwise qemu-img's last words.
+        let lines = r.text.split(whereSeparator: { $0.isNewline }).map { $0.trimmingSpaces }
+        var detail = lines.first { $0.hasPrefix("ERROR") }.map { String($0.dropFirst($0.hasPrefix("ERROR: ") ? 7 : 5)) } ?? r.lastLine
+        if detail.hasPrefix("qemu-img: ") { detail = String(detail.dropFirst(10)) }
         switch r.status {
         case .exited(0), .exited(3):
             return
         case .exited(2):
-            throw BerthError(.corrupt, "disk \(path) is corrupt: \(r.lastLine.isEmpty ? "qemu-img check found errors" : r.lastLine)")
+            throw BerthError(.corrupt, "disk \(path) is corrupt: \(detail.isEmpty ? "qemu-img check found errors" : detail)")
         default:
-            throw BerthError(.corrupt, "disk \(path) is corrupt or not a \(format) image: \(r.lastLine)")
+            throw BerthError(.corrupt, "disk \(path) is corrupt or not a \(format) image: \(detail)")
         }
     }
 

@@ -137,6 +137,20 @@ struct QEMUBackendTests {
         }
     }
 
+    @Test func withoutACommandTheRootDisksInitRuns() async throws {
+        try await VMFixture.with { f in
+            let root = try f.makeRootDisk()
+            try await f.backend.create(f.config("init", disks: [VMDisk(path: root)], command: nil))
+            try await f.backend.start("init")
+            _ = try await f.waitForConsole("init", "berth-test: busybox init ran")
+            #expect(try await f.backend.state("init") == .running)
+            // busybox init has no power-button handler: stop falls back to SIGKILL.
+            let exit = try await f.backend.stop("init", timeout: 2)
+            #expect(exit.reason == .killed)
+            #expect(VMFixture.qemuPIDs(mentioning: f.dir).isEmpty)
+        }
+    }
+
     @Test func badInputIsRefusedAndLeavesNothingBehind() async throws {
         try await VMFixture.with { f in
             let root = try f.makeRootDisk()
@@ -175,6 +189,8 @@ struct QEMUBackendTests {
             e = await refusal(c)
             #expect(e?.code == .corrupt)
             #expect(e?.message.hasPrefix("vm bad: disk \(corrupt) is corrupt") == true, "\(String(describing: e))")
+            #expect(e?.message.contains("exceeding the end of the file") == true)
+            print("vm corrupt disk error: \(String(describing: e))")
 
             // Not a qcow2 at all.
             let garbage = f.dir + "/garbage.qcow2"
@@ -182,6 +198,7 @@ struct QEMUBackendTests {
             c.disks = [VMDisk(path: garbage)]
             e = await refusal(c)
             #expect(e?.code == .corrupt)
+            #expect(e?.message == "vm bad: disk \(garbage) is corrupt or not a qcow2 image: Could not open '\(garbage)': Image is not in qcow2 format")
 
             c.disks = [VMDisk(path: f.dir + "/absent.qcow2")]
             e = await refusal(c)
@@ -224,6 +241,7 @@ struct QEMUBackendTests {
                 Issue.record("start with a fake kernel succeeded")
             } catch let e as BerthError {
                 #expect(e.message.hasPrefix("start vm fake: qemu failed: "), "\(e)")
+                print("vm start error: \(e)")
             }
             #expect(try await f.backend.state("fake") == .created)
             #expect(VMFixture.qemuPIDs(mentioning: f.dir).isEmpty)
