@@ -93,6 +93,8 @@ let package = Package(
         // initramfs Berth writes itself, TCG where KVM cannot run the guest).
         .target(name: "BerthVM", dependencies: ["BerthCore", "BerthSystem", "BerthOCI"],
                 exclude: ["README.md"]),
+        // Developer tool over BerthVM (bench/vm.sh, manual boots); `berth vm` is the real UI.
+        .executableTarget(name: "berth-vm", dependencies: ["BerthVM", "BerthSystem", "BerthCore"]),
         // The daemon's services (actors). Knows nothing of HTTP.
         .target(name: "BerthEngine", dependencies: [
             "BerthCore", "BerthSystem", "BerthOCI", "BerthArchive", "BerthImage", "BerthRuntime", "BerthNetwork", "BerthBuild", "BerthRegistry",
