@@ -88,7 +88,6 @@ public enum GuestInit {
       [ -b "$root" ] || fail 125 "no root disk $root"
       mount -t ext4 "$root" /newroot || fail 125 "cannot mount the root disk $root"
     fi
-    echo BERTH_GUEST_READY > /dev/console
     if [ -n "$cmd" ]; then
       eval "set -- $(echo "$cmd" | base64 -d)"
       if [ "$root" != none ]; then
@@ -99,7 +98,9 @@ public enum GuestInit {
         [ -n "$host" ] && [ -d /newroot/etc ] && echo "$host" > /newroot/etc/hostname 2>/dev/null
       fi
       acpid -c /etc/acpi -l /dev/null
-      sh -c 'echo $$ > /run/berth-cmd.pid; if [ "$0" = none ]; then exec "$@"; else exec chroot /newroot "$@"; fi' "$root" "$@" < /dev/console > /dev/console 2>&1
+      # The pid file exists before the marker is printed: a power button pressed after the
+      # marker always reaches the command (or this shell about to exec it).
+      sh -c 'echo $$ > /run/berth-cmd.pid; echo BERTH_GUEST_READY; if [ "$0" = none ]; then exec "$@"; else exec chroot /newroot "$@"; fi' "$root" "$@" < /dev/console > /dev/console 2>&1
       code=$?
       rm -f /run/berth-cmd.pid
       sync
@@ -112,6 +113,7 @@ public enum GuestInit {
       sleep 10
     fi
     [ "$root" != none ] || fail 125 "no root disk and no command"
+    echo BERTH_GUEST_READY > /dev/console
     [ -e /newroot/sbin/init ] || [ -L /newroot/sbin/init ] || fail 127 "no /sbin/init in the root disk"
     umount /proc /sys
     mount --move /dev /newroot/dev 2>/dev/null || umount /dev

@@ -265,13 +265,32 @@ public actor QEMUBackend: VMBackend {
         if let status = try? await p.qmp.execute("query-status"), status["running"]?.boolValue == false {
             _ = try? await p.qmp.execute("cont")
         }
-        _ = try? await p.qmp.execute("system_powerdown")
-        if await p.exited.wait(timeout: timeout) == nil {
+        // A guest still booting misses a press (nobody listens to the button yet): press it
+        // again every `repressInterval` seconds until the timeout.
+        let deadline = monotonicSeconds() + timeout
+        var exited = false
+        while !exited {
+            _ = try? await p.qmp.execute("system_powerdown")
+            let left = deadline - monotonicSeconds()
+            if left <= 0 { break }
+            exited = await p.exited.wait(timeout: min(left, QEMUBackend.repressInterval)) != nil
+        }
+        if !exited {
             vm.requested = .killed
-            _ = try? ProcessControl.signal(pidfd: p.pidfd, SIGKILL)
+            signalKill(vm, p)
             _ = await p.exited.wait(timeout: nil)
         }
         return await finish(vm)
+    }
+
+    /// Seconds between power-button presses while `stop` waits.
+    public static let repressInterval = 3.0
+
+    /// SIGKILL through the pidfd, only while `p` is still the VM's live process (its pidfd
+    /// is closed once the exit is recorded, and the number may be reused).
+    private func signalKill(_ vm: VM, _ p: Process) {
+        guard let current = vm.process, current.pid == p.pid, current.pidfd == p.pidfd else { return }
+        _ = try? ProcessControl.signal(pidfd: p.pidfd, SIGKILL)
     }
 
     @discardableResult
@@ -283,7 +302,7 @@ public actor QEMUBackend: VMBackend {
             throw BerthError.conflict("vm \(name) is not running")
         }
         vm.requested = .killed
-        _ = try? ProcessControl.signal(pidfd: p.pidfd, SIGKILL)
+        signalKill(vm, p)
         _ = await p.exited.wait(timeout: nil)
         return await finish(vm)
     }

@@ -104,9 +104,8 @@ struct QEMUBackendTests {
             let root = try f.makeRootDisk()
             try await f.backend.create(f.config("polite", disks: [VMDisk(path: root)], command: ["sleep", "1000"]))
             try await f.backend.start("polite")
+            // Right at the marker: acpid is started before it is printed.
             _ = try await f.waitForConsole("polite", GuestInit.readyMarker)
-            // acpid needs a moment to open the button's event device after the marker.
-            try await Task.sleep(nanoseconds: 500_000_000)
             let t0 = monotonicSeconds()
             let exit = try await f.backend.stop("polite", timeout: 30)
             let took = monotonicSeconds() - t0
