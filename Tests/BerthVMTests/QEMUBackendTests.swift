@@ -43,6 +43,65 @@ struct QEMUBackendTests {
         }
     }
 
+    @Test func bootsTheBusyboxTestImage() async throws {
+        try await VMFixture.with { f in
+            // scripts/make-test-image writes busybox:test and its unpacked rootfs (no network);
+            // the engine will hand the image's snapshot directory to makeRootDisk the same way.
+            let repo = String(#filePath.prefix(upTo: #filePath.firstRange(of: "/Tests/BerthVMTests/")!.lowerBound))
+            let out = f.dir + "/test-image"
+            try Subprocess.check("/usr/bin/python3", [repo + "/scripts/make-test-image", out], tool: "python3", what: "make busybox:test")
+            let root = f.dir + "/busybox-test.qcow2"
+            try DiskImage().makeRootDisk(at: root, from: out + "/rootfs", virtualSize: 1 << 30)
+            try await f.backend.create(f.config("bbtest", disks: [VMDisk(path: root)],
+                                                command: ["sh", "-c", "echo marker-from-busybox-test; grep -c ^processor /proc/cpuinfo; free -m | grep -i mem"]))
+            try await f.backend.start("bbtest")
+            let exit = try #require(try await f.backend.wait("bbtest", timeout: 60))
+            #expect(exit.reason == .guestShutdown)
+            let out2 = try await f.console("bbtest")
+            let lines = out2.split(whereSeparator: { $0.isNewline }).map(String.init)
+            #expect(lines.contains("marker-from-busybox-test"))
+            let marker = try #require(lines.firstIndex(of: "marker-from-busybox-test"))
+            #expect(lines[marker + 1] == "1", "one vcpu")
+            #expect(GuestInit.exitStatus(inConsole: Array(out2.utf8)) == 0)
+        }
+    }
+
+    @Test func twoVMsAtOnceAndADiskInUse() async throws {
+        try await VMFixture.with { f in
+            let a = try f.makeRootDisk("a.qcow2", size: 1 << 30)
+            let b = f.dir + "/b.qcow2"
+            try DiskImage().createThin(at: b, virtualSize: 1 << 30, backingFile: a)
+            // One and two boot from overlays on the same base: QEMU opens a backing file
+            // read-only and shared, the overlays read-write and locked.
+            let c = f.dir + "/c.qcow2"
+            try DiskImage().createThin(at: c, virtualSize: 1 << 30, backingFile: a)
+            try await f.backend.create(f.config("one", disks: [VMDisk(path: b)], command: ["sleep", "1000"]))
+            try await f.backend.create(f.config("two", disks: [VMDisk(path: c)], command: ["sleep", "1000"]))
+            try await f.backend.start("one")
+            try await f.backend.start("two")
+            _ = try await f.waitForConsole("one", GuestInit.readyMarker)
+            _ = try await f.waitForConsole("two", GuestInit.readyMarker)
+            #expect(try await f.backend.state("one") == .running)
+            #expect(try await f.backend.state("two") == .running)
+            #expect(try await f.backend.stats("one").pid != f.backend.stats("two").pid)
+            // A disk a running VM holds cannot be given to another.
+            do {
+                try await f.backend.create(f.config("three", disks: [VMDisk(path: b)], command: ["true"]))
+                Issue.record("a disk in use was accepted")
+            } catch let e as BerthError {
+                #expect(e.code == .conflict)
+                #expect(e.message.hasPrefix("vm three: disk \(b) is in use by another process"), "\(e)")
+            }
+            #expect(!FileSystem.exists(f.dir + "/vms/three"))
+            try await f.backend.kill("one")
+            #expect(try await f.backend.state("two") == .running)
+            #expect(try await f.backend.stop("two", timeout: 20).reason == .powerdown)
+            // Overlays hold only what the guests wrote.
+            #expect(try DiskImage().info(b, format: "qcow2").backingFile == a)
+            #expect(try DiskImage.hostUsage(b) < 10 << 20)
+        }
+    }
+
     @Test func pauseResumeStatsAndKill() async throws {
         try await VMFixture.with { f in
             let root = try f.makeRootDisk()
