@@ -23,6 +23,7 @@
 ///   has exited. A guest powering off (or rebooting) by itself also ends in `stopped`.
 /// - `delete` removes a VM that is not running, and its state directory (its disks belong to
 ///   the caller and are kept).
+/// - Snapshots: taken and restored live (running or paused), listed and deleted in any state.
 ///
 /// Every error is a `BerthError` naming the VM: `.notFound` for unknown names, `.conflict`
 /// for a call in the wrong state, `.invalidArgument` for bad configs.
@@ -54,4 +55,13 @@ public protocol VMBackend: Sendable {
     func attachConsole(_ name: String) async throws -> Int32
     /// Removes a VM that is not running, and its state directory.
     func delete(_ name: String) async throws
+
+    /// Takes a live snapshot (disks, memory, devices) of a running or paused VM.
+    func snapshot(_ name: String, tag: String) async throws
+    /// Rolls a running or paused VM back to a snapshot; the guest continues from it.
+    func restoreSnapshot(_ name: String, tag: String) async throws
+    /// The VM's snapshots, oldest first (running or not).
+    func snapshots(_ name: String) async throws -> [VMSnapshot]
+    /// Deletes a snapshot (running or not).
+    func deleteSnapshot(_ name: String, tag: String) async throws
 }

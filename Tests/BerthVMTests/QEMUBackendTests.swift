@@ -336,3 +336,76 @@ func format3(_ v: Double) -> String {
     let frac = String(ms % 1000)
     return "\(ms / 1000).\(String(repeating: "0", count: 3 - frac.count))\(frac)"
 }
+
+@Suite("qemu snapshots", .serialized)
+struct QEMUSnapshotTests {
+    /// Numbers printed as `n=K` lines in `text`.
+    static func counts(_ text: Substring) -> [Int] {
+        text.split(whereSeparator: { $0.isNewline }).compactMap { $0.hasPrefix("n=") ? Int($0.dropFirst(2)) : nil }
+    }
+
+    @Test func liveSnapshotRestoreListDelete() async throws {
+        try await VMFixture.with { f in
+            let root = try f.makeRootDisk(size: 1 << 30)
+            try await f.backend.create(f.config("snap", disks: [VMDisk(path: root)],
+                                                command: ["sh", "-c", "i=0; while true; do echo n=$i; i=$((i+1)); sleep 0.2; done"]))
+            #expect(try await f.backend.snapshots("snap").isEmpty)
+            try await f.backend.start("snap")
+            _ = try await f.waitForConsole("snap", "n=5\r\n")
+            let t0 = monotonicSeconds()
+            try await f.backend.snapshot("snap", tag: "s1")
+            print("vm snapshot of 256 MiB: \(format3(monotonicSeconds() - t0)) s")
+            #expect(try await f.backend.state("snap") == .running)
+            let list = try await f.backend.snapshots("snap")
+            #expect(list.map(\.tag) == ["s1"])
+            #expect(list[0].vmStateSize > 1 << 20)
+            do {
+                try await f.backend.snapshot("snap", tag: "s1")
+                Issue.record("a second s1 was taken")
+            } catch let e as BerthError {
+                #expect(e.code == .conflict)
+            }
+
+            _ = try await f.waitForConsole("snap", "n=25\r\n")
+            let before = try await f.console("snap")
+            let maxBefore = try #require(QEMUSnapshotTests.counts(Substring(before)).max())
+            let t1 = monotonicSeconds()
+            try await f.backend.restoreSnapshot("snap", tag: "s1")
+            print("vm restore of 256 MiB: \(format3(monotonicSeconds() - t1)) s")
+            try await Task.sleep(nanoseconds: 1_500_000_000)
+            let after = try await f.console("snap")
+            let fresh = QEMUSnapshotTests.counts(after.utf8.count > before.utf8.count ? Substring(after).dropFirst(before.count) : "")
+            // The guest continues from the snapshot: it counts again from where it was then.
+            #expect(!fresh.isEmpty)
+            #expect((fresh.min() ?? .max) < maxBefore - 5, "after restore: \(fresh), before: up to \(maxBefore)")
+            #expect(try await f.backend.state("snap") == .running)
+
+            do {
+                try await f.backend.restoreSnapshot("snap", tag: "nope")
+                Issue.record("restore of a missing snapshot succeeded")
+            } catch let e as BerthError {
+                #expect(e.code == .notFound)
+                #expect(e.message == "vm snap: no such snapshot: nope")
+            }
+            try await f.backend.deleteSnapshot("snap", tag: "s1")
+            #expect(try await f.backend.snapshots("snap").isEmpty)
+            try await f.backend.kill("snap")
+        }
+    }
+
+    @Test func aVMWithoutQcow2DisksCannotBeSnapshotted() async throws {
+        try await VMFixture.with { f in
+            try await f.backend.create(f.config("nodisk", disks: [], command: ["sleep", "1000"]))
+            try await f.backend.start("nodisk")
+            _ = try await f.waitForConsole("nodisk", GuestInit.readyMarker)
+            do {
+                try await f.backend.snapshot("nodisk", tag: "s1")
+                Issue.record("a snapshot without disks succeeded")
+            } catch let e as BerthError {
+                #expect(e.code == .unsupported, "\(e)")
+                print("vm snapshot without disks: \(e)")
+            }
+            #expect(try await f.backend.state("nodisk") == .running)
+        }
+    }
+}
