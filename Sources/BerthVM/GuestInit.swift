@@ -13,6 +13,9 @@
 /// - without: `switch_root` to the root disk's `/sbin/init`; the power button is then the
 ///   guest's business.
 /// Failures (root disk missing, no /sbin/init) print `berth-init: …` and exit status 125/127.
+/// Network: `berth.ip=eth0,10.88.0.5/16[,10.88.0.1]` (one per interface) sets the address,
+/// brings the link up and adds the default route; `berth.dns=a,b` writes the root disk's
+/// /etc/resolv.conf.
 public enum GuestInit {
     /// Printed once the root disk is mounted, before the command or /sbin/init starts.
     public static let readyMarker = "BERTH_GUEST_READY"
@@ -26,6 +29,11 @@ public enum GuestInit {
         var words = ["console=ttyS0", "panic=-1", "quiet"]
         words.append(config.disks.isEmpty ? "berth.root=none" : "berth.root=/dev/vda")
         if let h = config.hostname { words.append("berth.hostname=\(h)") }
+        for (i, n) in config.networks.enumerated() {
+            guard let a = n.address else { continue }
+            words.append("berth.ip=eth\(i),\(a)" + (n.gateway.map { ",\($0)" } ?? ""))
+        }
+        if !config.nameservers.isEmpty { words.append("berth.dns=" + config.nameservers.joined(separator: ",")) }
         if let cmd = config.command { words.append("berth.cmd=\(encodeCommand(cmd))") }
         words += config.kernelArguments
         return words.joined(separator: " ")
@@ -72,21 +80,36 @@ public enum GuestInit {
       [ -n "$m" ] || continue
       insmod "/lib/modules/$m.ko" || say "cannot load kernel module $m"
     done < /lib/modules/berth.order
-    root=/dev/vda; cmd=; host=
+    root=/dev/vda; cmd=; host=; dns=
+    ip link set lo up 2>/dev/null
     for w in $(cat /proc/cmdline); do
       case "$w" in
         berth.root=*) root="${w#berth.root=}" ;;
         berth.cmd=*) cmd="${w#berth.cmd=}" ;;
         berth.hostname=*) host="${w#berth.hostname=}" ;;
+        berth.dns=*) dns="${w#berth.dns=}" ;;
+        berth.ip=*)
+          IFS=, read -r dev addr gw <<IP
+    ${w#berth.ip=}
+    IP
+          i=0
+          while [ ! -e "/sys/class/net/$dev" ] && [ $i -lt 300 ]; do usleep 10000; i=$((i+1)); done
+          ip addr add "$addr" dev "$dev" || say "cannot set address $addr on $dev"
+          ip link set "$dev" up
+          [ -n "$gw" ] && { ip route add default via "$gw" dev "$dev" || say "cannot add route via $gw"; }
+          ;;
       esac
     done
     [ -n "$host" ] && hostname "$host"
-    ip link set lo up 2>/dev/null
     if [ "$root" != none ]; then
       i=0
       while [ ! -b "$root" ] && [ $i -lt 500 ]; do usleep 10000; i=$((i+1)); done
       [ -b "$root" ] || fail 125 "no root disk $root"
       mount -t ext4 "$root" /newroot || fail 125 "cannot mount the root disk $root"
+      if [ -n "$dns" ] && [ -d /newroot/etc ]; then
+        rm -f /newroot/etc/resolv.conf
+        for d in $(echo "$dns" | tr , ' '); do echo "nameserver $d"; done > /newroot/etc/resolv.conf
+      fi
     fi
     if [ -n "$cmd" ]; then
       eval "set -- $(echo "$cmd" | base64 -d)"

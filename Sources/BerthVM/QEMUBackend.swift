@@ -168,14 +168,19 @@ public actor QEMUBackend: VMBackend {
             vm.process = Process(pid: pid, pidfd: pidfd, qmp: qmp, exited: exited)
             vm.requested = nil
             vm.lastExit = nil
+            try await attachTaps(vm.config)
             try await qmp.execute("cont")
         } catch {
+            // QEMU gone by itself (give a dying one a moment to be reaped): its log says why.
+            // Still running: our step failed.
+            let qemuDied = await exited.wait(timeout: 0.5) != nil
             _ = try? ProcessControl.signal(pidfd: pidfd, SIGKILL)
             _ = await exited.wait(timeout: nil)
             if let p = vm.process { await p.qmp.close() }
             vm.process = nil
             FD.close(pidfd)
             for s in [vm.qmpSocket, vm.consoleSocket] { try? FileSystem.removeTree(s) }
+            if !qemuDied, let e = error as? BerthError { throw e.context("start vm \(name)") }
             throw startFailure(vm, exited: true, detail: "\(error)")
         }
     }
@@ -197,6 +202,25 @@ public actor QEMUBackend: VMBackend {
             try? await Task.sleep(nanoseconds: 10_000_000)
         }
         throw lastError
+    }
+
+    /// Puts each tap QEMU opened on its bridge and brings it up (before the vCPUs run).
+    private func attachTaps(_ config: VMConfig) async throws {
+        let ports = config.networks.compactMap { n in n.bridge.map { (tap: n.tap, bridge: $0) } }
+        if ports.isEmpty { return }
+        let name = config.name
+        try await BlockingWork.run {
+            let nl = try Netlink.open()
+            defer { nl.close() }
+            for p in ports {
+                do {
+                    try nl.setMaster(link: p.tap, master: p.bridge)
+                    try nl.setUp(link: p.tap)
+                } catch let e as BerthError {
+                    throw e.context("vm \(name): attach tap \(p.tap) to bridge \(p.bridge)")
+                }
+            }
+        }
     }
 
     /// The error for a failed start: QEMU's own last words when it wrote any.
@@ -225,8 +249,10 @@ public actor QEMUBackend: VMBackend {
             }
             guard access(path, R_OK) == 0 else { throw BerthError.permissionDenied("vm \(name): cannot read \(what) \(path)") }
         }
-        for n in config.networks where !FileSystem.exists("/sys/class/net/\(n.tap)") {
-            throw BerthError.notFound("vm \(name): no such tap device: \(n.tap)")
+        for n in config.networks {
+            if let b = n.bridge, !FileSystem.exists("/sys/class/net/\(b)/bridge") {
+                throw BerthError.notFound("vm \(name): no such bridge: \(b)")
+            }
         }
         let disks = options.disks
         for d in config.disks {

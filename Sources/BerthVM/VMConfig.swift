@@ -21,6 +21,9 @@ public struct VMConfig: Sendable, Codable, Equatable {
     public var networks: [VMNetworkInterface]
     /// Extra words for the kernel command line, after Berth's own.
     public var kernelArguments: [String]
+    /// Name servers the guest's /etc/resolv.conf lists (`berth.dns=`), e.g. the network's
+    /// embedded DNS server.
+    public var nameservers: [String] = []
     /// First-boot data: the guest's hostname (`berth.hostname=`), if any.
     public var hostname: String?
     /// First-boot data: a command Berth's init runs in the root disk instead of /sbin/init
@@ -69,17 +72,30 @@ public struct VMDisk: Sendable, Codable, Equatable {
     }
 }
 
-/// One virtio-net interface backed by an existing tap device (made and put on a bridge by the
-/// caller — BerthNetwork — before start).
+/// One virtio-net interface backed by a tap device on the host. `eth<i>` in the guest, in
+/// the order of `VMConfig.networks`.
+///
+/// QEMU creates the tap when none of that name exists (it then vanishes when QEMU exits);
+/// with `bridge`, the backend makes it a port of that bridge and brings it up before the
+/// guest runs. With `address`, Berth's init configures the guest side (`berth.ip=`).
 public struct VMNetworkInterface: Sendable, Codable, Equatable {
     /// The tap device's name on the host (at most 15 bytes).
     public var tap: String
     /// The guest's MAC address (`52:54:00:…`), or nil for QEMU's default.
     public var mac: String?
+    /// The bridge the tap joins (a Berth network's), or nil to leave it alone.
+    public var bridge: String?
+    /// The guest's address with prefix (`10.88.0.5/16`), from the network's IPAM.
+    public var address: String?
+    /// The default gateway through this interface, if any.
+    public var gateway: String?
 
-    public init(tap: String, mac: String? = nil) {
+    public init(tap: String, mac: String? = nil, bridge: String? = nil, address: String? = nil, gateway: String? = nil) {
         self.tap = tap
         self.mac = mac
+        self.bridge = bridge
+        self.address = address
+        self.gateway = gateway
     }
 }
 
@@ -114,9 +130,21 @@ extension VMConfig {
             if let mac = n.mac, !VMConfig.isValidMAC(mac) {
                 throw BerthError.invalid("vm \(name): invalid mac address \"\(mac)\"")
             }
+            if let b = n.bridge, b.isEmpty || b.utf8.count > 15 || b.contains("/") {
+                throw BerthError.invalid("vm \(name): invalid bridge name \"\(b)\"")
+            }
+            if let a = n.address, CIDR(a) == nil {
+                throw BerthError.invalid("vm \(name): invalid address \"\(a)\" (address/prefix)")
+            }
+            if let g = n.gateway, IPAddress(g) == nil {
+                throw BerthError.invalid("vm \(name): invalid gateway \"\(g)\"")
+            }
         }
         if let hostname, hostname.isEmpty || hostname.utf8.count > 64 || hostname.contains(where: { $0 == " " || $0 == "\n" }) {
             throw BerthError.invalid("vm \(name): invalid hostname \"\(hostname)\"")
+        }
+        for d in nameservers where IPAddress(d) == nil {
+            throw BerthError.invalid("vm \(name): invalid name server \"\(d)\"")
         }
         if let command, command.isEmpty {
             throw BerthError.invalid("vm \(name): the command is empty")

@@ -75,6 +75,13 @@ struct BerthVMUnitTests {
         #expect(append.hasPrefix("console=ttyS0 panic=-1 quiet berth.root=/dev/vda berth.hostname=h1 berth.cmd="))
         // 'echo' 'it'\''s'
         #expect(append.hasSuffix("berth.cmd=" + base64Encode(Array("'echo' 'it'\\''s'".utf8))))
+        var net = config
+        net.networks = [VMNetworkInterface(tap: "t0", bridge: "br0", address: "10.88.0.5/16", gateway: "10.88.0.1"),
+                        VMNetworkInterface(tap: "t1", address: "10.89.0.5/16")]
+        net.nameservers = ["10.88.0.1", "1.1.1.1"]
+        #expect(GuestInit.kernelCommandLine(for: net).contains("berth.ip=eth0,10.88.0.5/16,10.88.0.1 berth.ip=eth1,10.89.0.5/16 berth.dns=10.88.0.1,1.1.1.1 berth.cmd="))
+        net.networks[0].address = "10.88.0.5"
+        #expect(throws: BerthError.self) { try net.validate(hostCPUs: 2, hostMemoryMiB: 4096) }
         let kvm = QEMUCommandLine(binary: "q", accelerator: .kvm, firmware: "/fw").arguments(for: config, paths: .init(qmpSocket: "a", consoleSocket: "b", consoleLog: "c"))
         #expect(kvm.joined(separator: " ").contains("-accel kvm -cpu host"))
         #expect(kvm.joined(separator: " ").contains("-bios /fw"))

@@ -337,75 +337,131 @@ func format3(_ v: Double) -> String {
     return "\(ms / 1000).\(String(repeating: "0", count: 3 - frac.count))\(frac)"
 }
 
-@Suite("qemu snapshots", .serialized)
-struct QEMUSnapshotTests {
-    /// Numbers printed as `n=K` lines in `text`.
-    static func counts(_ text: Substring) -> [Int] {
-        text.split(whereSeparator: { $0.isNewline }).compactMap { $0.hasPrefix("n=") ? Int($0.dropFirst(2)) : nil }
-    }
+// Nested in QEMUBackendTests so that its .serialized covers them too: one VM test at a time.
+extension QEMUBackendTests {
+    @Suite("qemu snapshots")
+    struct Snapshots {
+        /// Numbers printed as `n=K` lines in `text`.
+        static func counts(_ text: Substring) -> [Int] {
+            text.split(whereSeparator: { $0.isNewline }).compactMap { $0.hasPrefix("n=") ? Int($0.dropFirst(2)) : nil }
+        }
 
-    @Test func liveSnapshotRestoreListDelete() async throws {
-        try await VMFixture.with { f in
-            let root = try f.makeRootDisk(size: 1 << 30)
-            try await f.backend.create(f.config("snap", disks: [VMDisk(path: root)],
-                                                command: ["sh", "-c", "i=0; while true; do echo n=$i; i=$((i+1)); sleep 0.2; done"]))
-            #expect(try await f.backend.snapshots("snap").isEmpty)
-            try await f.backend.start("snap")
-            _ = try await f.waitForConsole("snap", "n=5\r\n")
-            let t0 = monotonicSeconds()
-            try await f.backend.snapshot("snap", tag: "s1")
-            print("vm snapshot of 256 MiB: \(format3(monotonicSeconds() - t0)) s")
-            #expect(try await f.backend.state("snap") == .running)
-            let list = try await f.backend.snapshots("snap")
-            #expect(list.map(\.tag) == ["s1"])
-            #expect(list[0].vmStateSize > 1 << 20)
-            do {
+        @Test func liveSnapshotRestoreListDelete() async throws {
+            try await VMFixture.with { f in
+                let root = try f.makeRootDisk(size: 1 << 30)
+                try await f.backend.create(f.config("snap", disks: [VMDisk(path: root)],
+                                                    command: ["sh", "-c", "i=0; while true; do echo n=$i; i=$((i+1)); sleep 0.2; done"]))
+                #expect(try await f.backend.snapshots("snap").isEmpty)
+                try await f.backend.start("snap")
+                _ = try await f.waitForConsole("snap", "n=5\r\n")
+                let t0 = monotonicSeconds()
                 try await f.backend.snapshot("snap", tag: "s1")
-                Issue.record("a second s1 was taken")
-            } catch let e as BerthError {
-                #expect(e.code == .conflict)
-            }
+                print("vm snapshot of 256 MiB: \(format3(monotonicSeconds() - t0)) s")
+                #expect(try await f.backend.state("snap") == .running)
+                let list = try await f.backend.snapshots("snap")
+                #expect(list.map(\.tag) == ["s1"])
+                #expect(list[0].vmStateSize > 1 << 20)
+                do {
+                    try await f.backend.snapshot("snap", tag: "s1")
+                    Issue.record("a second s1 was taken")
+                } catch let e as BerthError {
+                    #expect(e.code == .conflict)
+                }
 
-            _ = try await f.waitForConsole("snap", "n=25\r\n")
-            let before = try await f.console("snap")
-            let maxBefore = try #require(QEMUSnapshotTests.counts(Substring(before)).max())
-            let t1 = monotonicSeconds()
-            try await f.backend.restoreSnapshot("snap", tag: "s1")
-            print("vm restore of 256 MiB: \(format3(monotonicSeconds() - t1)) s")
-            try await Task.sleep(nanoseconds: 1_500_000_000)
-            let after = try await f.console("snap")
-            let fresh = QEMUSnapshotTests.counts(after.utf8.count > before.utf8.count ? Substring(after).dropFirst(before.count) : "")
-            // The guest continues from the snapshot: it counts again from where it was then.
-            #expect(!fresh.isEmpty)
-            #expect((fresh.min() ?? .max) < maxBefore - 5, "after restore: \(fresh), before: up to \(maxBefore)")
-            #expect(try await f.backend.state("snap") == .running)
+                _ = try await f.waitForConsole("snap", "n=25\r\n")
+                let before = try await f.console("snap")
+                let maxBefore = try #require(Snapshots.counts(Substring(before)).max())
+                let t1 = monotonicSeconds()
+                try await f.backend.restoreSnapshot("snap", tag: "s1")
+                print("vm restore of 256 MiB: \(format3(monotonicSeconds() - t1)) s")
+                try await Task.sleep(nanoseconds: 1_500_000_000)
+                let after = try await f.console("snap")
+                let fresh = Snapshots.counts(after.utf8.count > before.utf8.count ? Substring(after).dropFirst(before.count) : "")
+                // The guest continues from the snapshot: it counts again from where it was then.
+                #expect(!fresh.isEmpty)
+                #expect((fresh.min() ?? .max) < maxBefore - 5, "after restore: \(fresh), before: up to \(maxBefore)")
+                #expect(try await f.backend.state("snap") == .running)
 
-            do {
-                try await f.backend.restoreSnapshot("snap", tag: "nope")
-                Issue.record("restore of a missing snapshot succeeded")
-            } catch let e as BerthError {
-                #expect(e.code == .notFound)
-                #expect(e.message == "vm snap: no such snapshot: nope")
+                do {
+                    try await f.backend.restoreSnapshot("snap", tag: "nope")
+                    Issue.record("restore of a missing snapshot succeeded")
+                } catch let e as BerthError {
+                    #expect(e.code == .notFound)
+                    #expect(e.message == "vm snap: no such snapshot: nope")
+                }
+                try await f.backend.deleteSnapshot("snap", tag: "s1")
+                #expect(try await f.backend.snapshots("snap").isEmpty)
+                try await f.backend.kill("snap")
             }
-            try await f.backend.deleteSnapshot("snap", tag: "s1")
-            #expect(try await f.backend.snapshots("snap").isEmpty)
-            try await f.backend.kill("snap")
+        }
+
+        @Test func aVMWithoutQcow2DisksCannotBeSnapshotted() async throws {
+            try await VMFixture.with { f in
+                try await f.backend.create(f.config("nodisk", disks: [], command: ["sleep", "1000"]))
+                try await f.backend.start("nodisk")
+                _ = try await f.waitForConsole("nodisk", GuestInit.readyMarker)
+                do {
+                    try await f.backend.snapshot("nodisk", tag: "s1")
+                    Issue.record("a snapshot without disks succeeded")
+                } catch let e as BerthError {
+                    #expect(e.code == .unsupported, "\(e)")
+                    print("vm snapshot without disks: \(e)")
+                }
+                #expect(try await f.backend.state("nodisk") == .running)
+            }
         }
     }
+}
 
-    @Test func aVMWithoutQcow2DisksCannotBeSnapshotted() async throws {
-        try await VMFixture.with { f in
-            try await f.backend.create(f.config("nodisk", disks: [], command: ["sleep", "1000"]))
-            try await f.backend.start("nodisk")
-            _ = try await f.waitForConsole("nodisk", GuestInit.readyMarker)
-            do {
-                try await f.backend.snapshot("nodisk", tag: "s1")
-                Issue.record("a snapshot without disks succeeded")
-            } catch let e as BerthError {
-                #expect(e.code == .unsupported, "\(e)")
-                print("vm snapshot without disks: \(e)")
+extension QEMUBackendTests {
+    @Suite("qemu networking")
+    struct Networking {
+        @Test func aVMOnABridgeReachesTheHostAndIsReached() async throws {
+            try await VMFixture.with { f in
+                let tag = String(getpid() % 10000)
+                let bridge = "bvm\(tag)", tap = "tvm\(tag)"
+                let nl = try Netlink.open()
+                defer {
+                    try? nl.deleteLink(bridge, ignoreMissing: true)
+                    nl.close()
+                }
+                try nl.createBridge(name: bridge)
+                try nl.addAddress(link: bridge, try #require(CIDR("10.213.7.1/24")))
+                try nl.setUp(link: bridge)
+
+                let root = try f.makeRootDisk(size: 1 << 30)
+                var c = f.config("net", disks: [VMDisk(path: root)],
+                                 command: ["sh", "-c", "cat /etc/resolv.conf; ip -4 addr show eth0 | grep inet; ping -c 1 -W 5 10.213.7.1 && echo guest-ping-ok; sleep 1000"])
+                c.networks = [VMNetworkInterface(tap: tap, mac: "52:54:00:aa:bb:01", bridge: bridge, address: "10.213.7.2/24", gateway: "10.213.7.1")]
+                c.nameservers = ["10.213.7.1"]
+                try await f.backend.create(c)
+                try await f.backend.start("net")
+                #expect(try nl.link(named: tap)?.masterIndex == nl.linkIndex(bridge))
+                _ = try await f.waitForConsole("net", "guest-ping-ok")
+                let out = try await f.console("net")
+                #expect(out.contains("nameserver 10.213.7.1"))
+                #expect(out.contains("inet 10.213.7.2/24"))
+                let ping = try Subprocess.run("/bin/busybox", ["ping", "-c", "1", "-W", "5", "10.213.7.2"], tool: "busybox-static")
+                #expect(ping.status == .exited(0), "host → guest: \(ping.text)")
+                try await f.backend.kill("net")
+                // QEMU made the tap; it went with QEMU.
+                #expect(try nl.link(named: tap) == nil)
             }
-            #expect(try await f.backend.state("nodisk") == .running)
+        }
+
+        @Test func aMissingBridgeIsRefusedBeforeAnythingStarts() async throws {
+            try await VMFixture.with { f in
+                var c = f.config("nobridge", disks: [], command: ["true"])
+                c.networks = [VMNetworkInterface(tap: "tvmx\(getpid() % 1000)", bridge: "no-such-br0")]
+                do {
+                    try await f.backend.create(c)
+                    Issue.record("a missing bridge was accepted")
+                } catch let e as BerthError {
+                    #expect(e.code == .notFound)
+                    #expect(e.message == "vm nobridge: no such bridge: no-such-br0")
+                }
+                #expect(try FileSystem.list(f.dir + "/vms").isEmpty)
+            }
         }
     }
 }
