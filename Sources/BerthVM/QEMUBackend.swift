@@ -17,9 +17,9 @@ import BerthSystem
 /// recycled pid is never hit. It is always stopped with SIGKILL when it must be killed (a
 /// SIGTERM can be lost when the spawner's signal mask leaks into children).
 ///
-/// Limits today: VMs are neither persisted nor re-adopted: when the process owning the backend
-/// (berthd) exits, its QEMUs keep running, unmanaged. Snapshots, migration and hot-plug are
-/// not implemented yet.
+/// VMs are persisted in their state directories and re-adopted by a later backend on the same
+/// root (`restore()`, see QEMUBackend+Persistence.swift). Migration and hot-plug are not
+/// implemented yet.
 public actor QEMUBackend: VMBackend {
     /// Where the backend keeps state and which programs it runs.
     public struct Options: Sendable {
@@ -78,13 +78,14 @@ public actor QEMUBackend: VMBackend {
     public let options: Options
     /// The accelerator VMs run with.
     public let accelerator: Accelerator
-    private var vms: [String: VM] = [:]
+    var vms: [String: VM] = [:]
 
     /// A backend keeping VM state under `options.root` (created if missing).
     public init(options: Options) throws {
         self.options = options
         self.accelerator = options.accelerator ?? HostInfo.preferredAccelerator()
         try FileSystem.makeDirectories(options.root, mode: 0o700)
+        self.vms = QEMUBackend.loadRecords(root: options.root)
     }
 
     var commandLine: QEMUCommandLine {
@@ -107,6 +108,12 @@ public actor QEMUBackend: VMBackend {
             try sysCall("create \(directory)") { mkdir(directory, 0o700) }
         } catch let e as BerthError where e.errno == EEXIST {
             throw BerthError.conflict("vm \(config.name): \(directory) exists already")
+        }
+        do {
+            try QEMUBackend.write(config, to: QEMUBackend.configPath(directory))
+        } catch {
+            try? FileSystem.removeTree(directory)
+            throw error
         }
         vms[config.name] = VM(config: config, directory: directory)
     }
@@ -170,6 +177,7 @@ public actor QEMUBackend: VMBackend {
             vm.lastExit = nil
             try await attachTaps(vm.config)
             try await qmp.execute("cont")
+            recordStart(vm, pid: pid)
         } catch {
             // QEMU gone by itself (give a dying one a moment to be reaped): its log says why.
             // Still running: our step failed.
@@ -405,7 +413,7 @@ public actor QEMUBackend: VMBackend {
 
     // MARK: internals
 
-    private func lookup(_ name: String) throws -> VM {
+    func lookup(_ name: String) throws -> VM {
         guard let vm = vms[name] else { throw BerthError.notFound("no such vm: \(name)") }
         return vm
     }
@@ -420,7 +428,7 @@ public actor QEMUBackend: VMBackend {
     /// Notices a QEMU that exited on its own since the last call.
     private func refresh(_ vm: VM) {
         guard let p = vm.process, let status = p.exited.current else { return }
-        vm.lastExit = exitRecord(vm, p, status)
+        recordExit(vm, exitRecord(vm, p, status))
         vm.process = nil
         FD.close(p.pidfd)
         for s in [vm.qmpSocket, vm.consoleSocket] { try? FileSystem.removeTree(s) }

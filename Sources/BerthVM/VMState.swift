@@ -20,9 +20,9 @@ public enum VMState: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// How a VM's VMM process ended.
-public struct VMExit: Sendable, Equatable {
+public struct VMExit: Sendable, Equatable, Codable {
     /// How the stop came about.
-    public enum Reason: String, Sendable, Equatable {
+    public enum Reason: String, Sendable, Equatable, Codable {
         /// The guest powered itself off (or rebooted: Berth's VMs exit on reboot).
         case guestShutdown
         /// `stop` asked by ACPI power button and the guest obeyed within the timeout.

@@ -465,3 +465,61 @@ extension QEMUBackendTests {
         }
     }
 }
+
+extension QEMUBackendTests {
+    @Suite("qemu adoption")
+    struct Adoption {
+        /// berthd restarting: a new backend on the same root finds the running VM, drives it,
+        /// and records its stop; configs and exits survive too.
+        @Test func aNewBackendAdoptsRunningVMs() async throws {
+            try await VMFixture.with { f in
+                let root = try f.makeRootDisk(size: 1 << 30)
+                try await f.backend.create(f.config("keep", disks: [VMDisk(path: root)],
+                                                    command: ["sh", "-c", "i=0; while true; do echo n=$i; i=$((i+1)); sleep 0.2; done"]))
+                try await f.backend.create(f.config("idle", disks: [], command: ["true"]))
+                try await f.backend.start("keep")
+                _ = try await f.waitForConsole("keep", "n=3\r\n")
+                let pid = try await f.backend.stats("keep").pid
+                await f.backend.releaseAll()
+                #expect(await f.backend.names.isEmpty)
+                #expect(Glibc.kill(pid, 0) == 0, "release must not stop the vm")
+
+                let next = try QEMUBackend(options: .init(root: f.dir + "/vms"))
+                #expect(await next.names == ["idle", "keep"])
+                #expect(await next.restore() == ["keep"])
+                #expect(try await next.state("idle") == .created)
+                #expect(try await next.state("keep") == .running)
+                #expect(try await next.stats("keep").pid == pid)
+                try await next.pause("keep")
+                #expect(try await next.state("keep") == .paused)
+                try await next.resume("keep")
+                _ = try await f.waitForConsole("keep", "n=10\r\n", timeout: 30, via: next)
+                let exit = try await next.stop("keep", timeout: 20)
+                #expect(exit.reason == .powerdown)
+                #expect(VMFixture.qemuPIDs(mentioning: f.dir).isEmpty)
+
+                // A third backend sees the stop.
+                let third = try QEMUBackend(options: .init(root: f.dir + "/vms"))
+                #expect(await third.restore().isEmpty)
+                #expect(try await third.state("keep") == .stopped(exit))
+                try await third.delete("keep")
+                #expect(!FileSystem.exists(f.dir + "/vms/keep"))
+            }
+        }
+
+        @Test func aVMWhoseQemuDiedWhileNobodyWatchedIsStopped() async throws {
+            try await VMFixture.with { f in
+                try await f.backend.create(f.config("gone", disks: [], command: ["sleep", "1000"]))
+                try await f.backend.start("gone")
+                _ = try await f.waitForConsole("gone", GuestInit.readyMarker)
+                let pid = try await f.backend.stats("gone").pid
+                await f.backend.releaseAll()
+                _ = Glibc.kill(pid, SIGKILL)
+                while Glibc.kill(pid, 0) == 0 { try await Task.sleep(nanoseconds: 20_000_000) }
+                let next = try QEMUBackend(options: .init(root: f.dir + "/vms"))
+                #expect(await next.restore().isEmpty)
+                #expect(try await next.state("gone") == .stopped(VMExit(reason: .crashed, processExitCode: 255)))
+            }
+        }
+    }
+}

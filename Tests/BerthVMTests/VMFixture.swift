@@ -107,7 +107,9 @@ struct VMFixture {
     }
 
     /// Waits until the console shows `text` (or fails after `timeout` seconds).
-    func waitForConsole(_ name: String, _ text: String, timeout: Double = 60) async throws -> Double {
+    /// (`via`: another backend on the same root, after an adoption.)
+    func waitForConsole(_ name: String, _ text: String, timeout: Double = 60, via other: QEMUBackend? = nil) async throws -> Double {
+        let backend = other ?? self.backend
         let start = monotonicSeconds()
         while monotonicSeconds() - start < timeout {
             let out = String(decoding: try await backend.consoleOutput(name), as: UTF8.self)
