@@ -99,11 +99,13 @@ public struct DiskImage: Sendable {
     /// Checks an image before it is booted: readable, of `format`, and for qcow2 consistent
     /// (`qemu-img check`: exit 2 means corruption, 1 that it could not even be read; leaked
     /// clusters, exit 3, are harmless). Throws `.corrupt` naming the disk.
-    public func check(_ path: String, format: String) throws {
+    /// `shared`: the image may be open in another QEMU (the source of a migration): check
+    /// without taking its lock.
+    public func check(_ path: String, format: String, shared: Bool = false) throws {
         guard FileSystem.exists(path) else { throw BerthError.notFound("no such disk: \(path)") }
         guard access(path, R_OK) == 0 else { throw BerthError.sys("disk \(path)", EACCES) }
         if format == "raw" { return }
-        let r = try Subprocess.run(qemuImg, ["check", "-q", "-f", format, path], tool: "qemu-utils")
+        let r = try Subprocess.run(qemuImg, ["check", "-q"] + (shared ? ["-U"] : []) + ["-f", format, path], tool: "qemu-utils")
         if r.status != .exited(0), r.text.contains("lock") {
             throw BerthError.conflict("disk \(path) is in use by another process: \(r.lastLine)")
         }

@@ -95,6 +95,11 @@ public actor QEMUBackend: VMBackend {
     // MARK: create / delete
 
     public func create(_ config: VMConfig) async throws {
+        try await create(config, incoming: false)
+    }
+
+    /// `incoming`: the disks may be in use by the source of a migration.
+    func create(_ config: VMConfig, incoming: Bool) async throws {
         try config.validate(hostCPUs: HostInfo.onlineCPUs(), hostMemoryMiB: HostInfo.memoryMiB())
         guard vms[config.name] == nil else { throw BerthError.conflict("vm \(config.name) exists already") }
         let directory = options.root + "/" + config.name
@@ -103,7 +108,7 @@ public actor QEMUBackend: VMBackend {
             throw BerthError.invalid("vm \(config.name): state directory \(directory) is too long for its unix sockets (at most 94 bytes)")
         }
         guard !FileSystem.exists(directory) else { throw BerthError.conflict("vm \(config.name): \(directory) exists already") }
-        try await preflight(config)
+        try await preflight(config, incoming: incoming)
         do {
             try sysCall("create \(directory)") { mkdir(directory, 0o700) }
         } catch let e as BerthError where e.errno == EEXIST {
@@ -138,14 +143,21 @@ public actor QEMUBackend: VMBackend {
     // MARK: start
 
     public func start(_ name: String) async throws {
+        try await launch(name, incoming: nil)
+    }
+
+    /// Spawns QEMU and connects; then `cont` (a boot) or, with `incoming` (a migration URI),
+    /// `migrate-incoming`.
+    func launch(_ name: String, incoming: String?) async throws {
         let vm = try lookup(name)
         refresh(vm)
         guard vm.process == nil else { throw BerthError.conflict("vm \(name) is already running") }
-        try await preflight(vm.config)
+        try await preflight(vm.config, incoming: incoming != nil)
         for s in [vm.qmpSocket, vm.consoleSocket] { try? FileSystem.removeTree(s) }
 
         let logFD = try FD.open(vm.qemuLog, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, mode: 0o600)
-        let argv = commandLine.arguments(for: vm.config, paths: .init(qmpSocket: vm.qmpSocket, consoleSocket: vm.consoleSocket, consoleLog: vm.consoleLog))
+        let argv = commandLine.arguments(for: vm.config, paths: .init(qmpSocket: vm.qmpSocket, consoleSocket: vm.consoleSocket, consoleLog: vm.consoleLog),
+                                         incoming: incoming != nil)
         let pid: pid_t
         do {
             pid = try ProcessControl.spawn(path: options.qemu, args: argv, env: Subprocess.environment, stdio: [1: logFD, 2: logFD])
@@ -176,7 +188,11 @@ public actor QEMUBackend: VMBackend {
             vm.requested = nil
             vm.lastExit = nil
             try await attachTaps(vm.config)
-            try await qmp.execute("cont")
+            if let incoming {
+                try await qmp.execute("migrate-incoming", ["uri": .string(incoming)])
+            } else {
+                try await qmp.execute("cont")
+            }
             recordStart(vm, pid: pid)
         } catch {
             // QEMU gone by itself (give a dying one a moment to be reaped): its log says why.
@@ -244,7 +260,7 @@ public actor QEMUBackend: VMBackend {
     }
 
     /// File checks before anything is spawned: qemu, kernel, initrd, disks, taps.
-    private func preflight(_ config: VMConfig) async throws {
+    private func preflight(_ config: VMConfig, incoming: Bool) async throws {
         let name = config.name
         guard access(options.qemu, X_OK) == 0 else {
             throw BerthError.notFound("vm \(name): \(options.qemu) not found (install qemu-system-x86)")
@@ -265,7 +281,7 @@ public actor QEMUBackend: VMBackend {
         let disks = options.disks
         for d in config.disks {
             do {
-                try await BlockingWork.run { try disks.check(d.path, format: d.format) }
+                try await BlockingWork.run { try disks.check(d.path, format: d.format, shared: incoming) }
             } catch let e as BerthError {
                 throw e.context("vm \(name)")
             }
@@ -418,7 +434,7 @@ public actor QEMUBackend: VMBackend {
         return vm
     }
 
-    private func running(_ name: String) throws -> Process {
+    func running(_ name: String) throws -> Process {
         let vm = try lookup(name)
         refresh(vm)
         guard let p = vm.process else { throw BerthError.conflict("vm \(name) is not running") }
@@ -449,6 +465,7 @@ public actor QEMUBackend: VMBackend {
         let reason: VMExit.Reason
         switch vm.requested {
         case .killed?: reason = .killed
+        case .migrated?: reason = .migrated
         case .powerdown?: reason = status == .exited(0) ? .powerdown : .killed
         default:
             if guestShutdown || status == .exited(0) { reason = .guestShutdown } else { reason = .crashed }

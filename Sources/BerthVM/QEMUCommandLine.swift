@@ -36,8 +36,9 @@ public struct QEMUCommandLine: Sendable {
         self.firmware = firmware
     }
 
-    /// The full argv (argv[0] is `binary`).
-    public func arguments(for config: VMConfig, paths: Paths) -> [String] {
+    /// The full argv (argv[0] is `binary`). `incoming`: wait for a live migration
+    /// (`-incoming defer`, then QMP `migrate-incoming`) instead of booting.
+    public func arguments(for config: VMConfig, paths: Paths, incoming: Bool = false) -> [String] {
         var a = [binary,
                  "-name", "guest=\(escape(config.name)),debug-threads=on",
                  "-machine", "q35",
@@ -46,7 +47,8 @@ public struct QEMUCommandLine: Sendable {
                  "-smp", String(config.vcpus),
                  "-m", "\(config.memoryMiB)M",
                  "-nodefaults", "-no-user-config", "-nographic",
-                 "-no-reboot", "-S"]
+                 "-no-reboot"]
+        a += incoming ? ["-incoming", "defer"] : ["-S"]
         if let firmware { a += ["-bios", firmware] }
         a += ["-qmp", "unix:\(escape(paths.qmpSocket)),server=on,wait=off"]
         a += ["-chardev", "socket,id=console,path=\(escape(paths.consoleSocket)),server=on,wait=off,logfile=\(escape(paths.consoleLog)),logappend=on",

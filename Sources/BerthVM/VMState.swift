@@ -31,6 +31,8 @@ public struct VMExit: Sendable, Equatable, Codable {
         case killed
         /// The VMM process died on its own (crash, error).
         case crashed
+        /// The VM moved to another VMM by live migration; this one was quit.
+        case migrated
     }
 
     public var reason: Reason

@@ -523,3 +523,61 @@ extension QEMUBackendTests {
         }
     }
 }
+
+extension QEMUBackendTests {
+    @Suite("qemu migration")
+    struct Migration {
+        /// Two backends (two berthds) on one host, the disk shared: the counting guest moves
+        /// and keeps counting, without a reboot.
+        @Test func liveMigrationMovesARunningGuest() async throws {
+            try await VMFixture.with { f in
+                let root = try f.makeRootDisk(size: 1 << 30)
+                let config = f.config("mover", disks: [VMDisk(path: root)],
+                                      command: ["sh", "-c", "i=0; while true; do echo n=$i; i=$((i+1)); sleep 0.2; done"])
+                try await f.backend.create(config)
+                try await f.backend.start("mover")
+                _ = try await f.waitForConsole("mover", "n=5\r\n")
+
+                let other = try QEMUBackend(options: .init(root: f.dir + "/vms2"))
+                do {
+                    let uri = try await other.prepareIncoming(config)
+                    #expect(uri == "unix:\(f.dir)/vms2/mover/migrate.sock")
+                    #expect(try await other.state("mover") == .paused)
+                    let t0 = monotonicSeconds()
+                    let exit = try await f.backend.migrate("mover", to: uri)
+                    print("vm live migration of 256 MiB over a unix socket: \(format3(monotonicSeconds() - t0)) s")
+                    #expect(exit.reason == .migrated)
+                    #expect(try await f.backend.state("mover") == .stopped(exit))
+                    let before = Snapshots.counts(Substring(try await f.console("mover"))).max() ?? 0
+                    #expect(try await other.state("mover") == .running)
+                    _ = try await f.waitForConsole("mover", "n=\(before + 5)\r\n", timeout: 30, via: other)
+                    let there = try await other.consoleOutput("mover")
+                    let text = String(decoding: there, as: UTF8.self)
+                    #expect(!text.contains(GuestInit.readyMarker), "the guest must not have rebooted")
+                    #expect((Snapshots.counts(Substring(text)).min() ?? 0) >= before - 1)
+                    #expect(try await other.stop("mover", timeout: 20).reason == .powerdown)
+                } catch {
+                    await other.killAll()
+                    throw error
+                }
+                await other.killAll()
+            }
+        }
+
+        @Test func migrationToNowhereFailsAndTheVMKeepsRunning() async throws {
+            try await VMFixture.with { f in
+                try await f.backend.create(f.config("stay", disks: [], command: ["sleep", "1000"]))
+                try await f.backend.start("stay")
+                _ = try await f.waitForConsole("stay", GuestInit.readyMarker)
+                do {
+                    try await f.backend.migrate("stay", to: "unix:\(f.dir)/nobody.sock")
+                    Issue.record("migration to nowhere succeeded")
+                } catch let e as BerthError {
+                    #expect(e.message.hasPrefix("vm stay: "), "\(e)")
+                    print("vm migration error: \(e)")
+                }
+                #expect(try await f.backend.state("stay") == .running)
+            }
+        }
+    }
+}
