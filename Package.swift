@@ -89,6 +89,12 @@ let package = Package(
         .target(name: "BerthBuild", dependencies: ["BerthCore", "BerthSystem", "BerthOCI", "BerthArchive",
                                           .product(name: "Crypto", package: "swift-crypto")],
                 exclude: ["README.md"]),
+        // VM backends behind one protocol: QEMU driven over QMP first (thin qcow2 disks, an
+        // initramfs Berth writes itself, TCG where KVM cannot run the guest).
+        .target(name: "BerthVM", dependencies: ["BerthCore", "BerthSystem", "BerthOCI"],
+                exclude: ["README.md"]),
+        // Developer tool over BerthVM (bench/vm.sh, manual boots); `berth vm` is the real UI.
+        .executableTarget(name: "berth-vm", dependencies: ["BerthVM", "BerthSystem", "BerthCore"]),
         // The daemon's services (actors). Knows nothing of HTTP.
         .target(name: "BerthEngine", dependencies: [
             "BerthCore", "BerthSystem", "BerthOCI", "BerthArchive", "BerthImage", "BerthRuntime", "BerthNetwork", "BerthBuild", "BerthRegistry",
@@ -138,6 +144,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthCore"]),
+        .testTarget(name: "BerthVMTests", dependencies: ["BerthVM", "BerthSystem", "BerthCore"]),
         .testTarget(name: "BerthCLITests", dependencies: [
             "BerthCLI", "BerthClient", "BerthAPI", "BerthOCI", "BerthCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
