@@ -91,7 +91,7 @@ let package = Package(
                 exclude: ["README.md"]),
         // VM backends behind one protocol: QEMU driven over QMP first (thin qcow2 disks, an
         // initramfs Berth writes itself, TCG where KVM cannot run the guest).
-        .target(name: "BerthVM", dependencies: ["BerthCore", "BerthSystem", "BerthOCI"],
+        .target(name: "BerthVM", dependencies: ["BerthCore", "BerthSystem", "BerthOCI", "BerthTar"],
                 exclude: ["README.md"]),
         // Developer tool over BerthVM (bench/vm.sh, manual boots); `berth vm` is the real UI.
         .executableTarget(name: "berth-vm", dependencies: ["BerthVM", "BerthSystem", "BerthCore"]),
@@ -144,7 +144,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthCore"]),
-        .testTarget(name: "BerthVMTests", dependencies: ["BerthVM", "BerthSystem", "BerthCore"]),
+        .testTarget(name: "BerthVMTests", dependencies: ["BerthVM", "BerthSystem", "BerthCore", "BerthTar"]),
         .testTarget(name: "BerthCLITests", dependencies: [
             "BerthCLI", "BerthClient", "BerthAPI", "BerthOCI", "BerthCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

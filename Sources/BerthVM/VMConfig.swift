@@ -100,6 +100,27 @@ public struct VMNetworkInterface: Sendable, Codable, Equatable {
 }
 
 extension VMConfig {
+    enum CodingKeys: String, CodingKey {
+        case name, vcpus, memoryMiB, kernel, initrd, disks, networks, kernelArguments, nameservers, hostname, command
+    }
+
+    /// Decodes a config written by this or an older Berth: fields added later are optional
+    /// in the JSON (a VM's config.json must stay readable across upgrades).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try c.decode(String.self, forKey: .name),
+                  vcpus: try c.decodeIfPresent(Int.self, forKey: .vcpus) ?? 1,
+                  memoryMiB: try c.decodeIfPresent(Int.self, forKey: .memoryMiB) ?? 256,
+                  kernel: try c.decode(String.self, forKey: .kernel),
+                  initrd: try c.decodeIfPresent(String.self, forKey: .initrd),
+                  disks: try c.decodeIfPresent([VMDisk].self, forKey: .disks) ?? [],
+                  networks: try c.decodeIfPresent([VMNetworkInterface].self, forKey: .networks) ?? [],
+                  kernelArguments: try c.decodeIfPresent([String].self, forKey: .kernelArguments) ?? [],
+                  hostname: try c.decodeIfPresent(String.self, forKey: .hostname),
+                  command: try c.decodeIfPresent([String].self, forKey: .command))
+        nameservers = try c.decodeIfPresent([String].self, forKey: .nameservers) ?? []
+    }
+
     /// Checks what can be checked without touching files: the name, vCPUs against
     /// `hostCPUs`, memory against the minimum and `hostMemoryMiB`, formats, taps and the
     /// kernel command line's length. Errors are `.invalidArgument`, naming the VM.

@@ -121,6 +121,17 @@ struct BerthVMUnitTests {
         #expect(error(c)?.code == .invalidArgument)
     }
 
+    @Test func configRoundTripsAndOldConfigsDecode() throws {
+        var c = VMConfig(name: "vm1", vcpus: 2, memoryMiB: 512, kernel: "/k", initrd: "/i",
+                         disks: [VMDisk(path: "/d")], networks: [VMNetworkInterface(tap: "t0", bridge: "br0", address: "10.0.0.2/24")],
+                         hostname: "h", command: ["echo", "hi"])
+        c.nameservers = ["10.0.0.1"]
+        let bytes = try BerthJSONEncoder().encode(c)
+        #expect(try BerthJSONDecoder().decode(VMConfig.self, from: bytes) == c)
+        let old = try BerthJSONDecoder().decode(VMConfig.self, from: Array(#"{"name":"old","kernel":"/k"}"#.utf8))
+        #expect(old == VMConfig(name: "old", kernel: "/k"))
+    }
+
     @Test func staticELFDetection() throws {
         #expect(Initramfs.isStaticELF([0x7f, 0x45]) == false)
     }

@@ -1,6 +1,7 @@
 import BerthCore
 import BerthSystem
 import Glibc
+import BerthTar
 import Testing
 @testable import BerthVM
 
@@ -577,6 +578,78 @@ extension QEMUBackendTests {
                     print("vm migration error: \(e)")
                 }
                 #expect(try await f.backend.state("stay") == .running)
+            }
+        }
+    }
+}
+
+extension QEMUBackendTests {
+    @Suite("qemu export")
+    struct Export {
+        /// A VM with a live snapshot, exported, imported into another backend under a new
+        /// name: it boots, and its snapshot (memory included) came along.
+        @Test func exportAndImportCarrySnapshots() async throws {
+            try await VMFixture.with { f in
+                let root = try f.makeRootDisk(size: 1 << 30)
+                try await f.backend.create(f.config("orig", disks: [VMDisk(path: root)],
+                                                    command: ["sh", "-c", "i=0; while true; do echo n=$i; i=$((i+1)); sleep 0.2; done"]))
+                try await f.backend.start("orig")
+                _ = try await f.waitForConsole("orig", "n=20\r\n")
+                try await f.backend.snapshot("orig", tag: "s1")
+                do {
+                    try await f.backend.export("orig", to: f.dir + "/running.tar")
+                    Issue.record("export of a running vm succeeded")
+                } catch let e as BerthError {
+                    #expect(e.code == .conflict)
+                }
+                try await f.backend.kill("orig")
+                let archive = f.dir + "/orig.tar"
+                try await f.backend.export("orig", to: archive)
+                print("vm export: \(try DiskImage.hostUsage(archive) >> 20) MiB (kernel, initrd, 1 GiB disk with a 256 MiB snapshot)")
+
+                let other = try QEMUBackend(options: .init(root: f.dir + "/vms2"))
+                do {
+                    let config = try await other.importVM(from: archive, name: "copy", into: f.dir + "/imported")
+                    #expect(config.disks.map(\.path) == [f.dir + "/imported/disks/0.qcow2"])
+                    #expect(config.kernel == f.dir + "/imported/kernel")
+                    #expect(try await other.snapshots("copy").map(\.tag) == ["s1"])
+                    try await other.start("copy")
+                    _ = try await f.waitForConsole("copy", "n=2\r\n", via: other)
+                    try await other.restoreSnapshot("copy", tag: "s1")
+                    try await Task.sleep(nanoseconds: 1_500_000_000)
+                    let counts = Snapshots.counts(Substring(String(decoding: try await other.consoleOutput("copy"), as: UTF8.self)))
+                    #expect((counts.max() ?? 0) >= 20, "after restoring s1 the guest counts on from ~20: \(counts)")
+                } catch {
+                    await other.killAll()
+                    throw error
+                }
+                await other.killAll()
+            }
+        }
+
+        @Test(arguments: ["../evil", "disks/0.qcow2/../../x", "extra"])
+        func importRefusesUnexpectedMembers(member: String) async throws {
+            try await VMFixture.with { f in
+                let archive = f.dir + "/hostile.tar"
+                let config = VMConfig(name: "evil", kernel: "kernel")
+                let manifest = try BerthJSONEncoder().encode(VMExportManifest(version: 1, config: config))
+                var bytes: [UInt8] = []
+                var tar = TarWriter { bytes.append(contentsOf: $0) }
+                try tar.write(header: TarHeader(name: "berth-vm.json", kind: .file, size: Int64(manifest.count)))
+                try tar.write(data: manifest)
+                try tar.write(header: TarHeader(name: member, kind: .file, size: 3))
+                try tar.write(data: Array("bad".utf8))
+                try tar.finish()
+                try FileSystem.writeAtomically(archive, bytes, durable: false)
+                do {
+                    try await f.backend.importVM(from: archive, into: f.dir + "/target")
+                    Issue.record("a hostile export was imported")
+                } catch let e as BerthError {
+                    #expect(e.code == .corrupt, "\(e)")
+                }
+                #expect(!FileSystem.exists(f.dir + "/target"))
+                #expect(!FileSystem.exists(f.dir + "/evil"))
+                #expect(await f.backend.names.isEmpty)
             }
         }
     }
