@@ -237,8 +237,9 @@ final class RawConnection {
     }
 }
 
-/// Polls `condition` every 20 ms for up to `seconds`.
-func eventually(_ seconds: Double = 10, _ condition: () async throws -> Bool) async throws -> Bool {
+/// Polls `condition` every 20 ms for up to `seconds` (generous: in a full run the cooperative
+/// pool the in-process server needs can be starved by synchronous tests for many seconds).
+func eventually(_ seconds: Double = 60, _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try await condition() { return true }
