@@ -23,10 +23,13 @@ public struct EngineConfig: Sendable {
     public var defaultBridge: String?
     /// Berth's nftables table (`inet berth`; another state root gets `berth_<hash>`).
     public var firewallTable: String
-    /// Registries spoken to over plain HTTP besides loopback ones (`host:port`).
+    /// Registries whose certificates are not verified (HTTPS first, then plain HTTP), besides
+    /// loopback ones (`host:port`).
     public var insecureRegistries: [String] = []
     /// Docker Hub mirrors (`http://host:port` or `https://host`), tried in order before Hub.
     public var registryMirrors: [String] = []
+    /// Per-registry CAs and client certificates (Docker's `certs.d` layout), or nil.
+    public var registryCertsDirectory: String?
     public init(root: String, initBinary: String, execRoot: String? = nil, initPath: String? = nil,
                 defaultBridge: String? = "berth0", firewallTable: String? = nil) {
         self.root = root
@@ -77,7 +80,7 @@ public final class Engine: Sendable {
         events = EventService()
         let users = UsageBox()
         images = ImageService(store: store, events: events, insecureRegistries: config.insecureRegistries,
-                              mirrors: config.registryMirrors, usage: { users.usage(of: $0) })
+                              mirrors: config.registryMirrors, certsDirectory: config.registryCertsDirectory, usage: { users.usage(of: $0) })
         volumes = try VolumeService(root: config.root, events: events, logger: logger)
         networks = try NetworkService(root: config.root, defaultBridge: config.defaultBridge, firewallTable: config.firewallTable,
                                       events: events, logger: logger)

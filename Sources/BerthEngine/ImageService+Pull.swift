@@ -67,7 +67,7 @@ extension ImageService {
             throw e
         } catch {
             // Connection-level failures (no route, refused, DNS): name the registry.
-            throw BerthError.invalid("Get \"\(registry.isInsecure(ref.domain) ? "http" : "https")://\(RegistryClient.endpointHost(ref.domain))/v2/\": \(error)")
+            throw BerthError.invalid("Get \"\(registry.isInsecure(ref.domain) ? "http" : "https")://\(RegistryClient.endpointHost(ref.domain))/v2/\": \(RegistryClient.describe(connectionError: error))")
         }
     }
 

@@ -126,7 +126,7 @@ extension ImageService {
             throw e
         } catch {
             // Connection-level failures, after the client's retries: name the registry.
-            throw BerthError.invalid("failed to push \(ref.familiar): the registry \(ref.domain) cannot be reached: \(error)")
+            throw BerthError.invalid("failed to push \(ref.familiar): the registry \(ref.domain) cannot be reached: \(RegistryClient.describe(connectionError: error))")
         }
     }
 

@@ -31,13 +31,14 @@ public final class ImageService: Sendable {
     let registry: RegistryClient
     /// Docker Hub mirrors as registry hosts (`127.0.0.1:5001`), in order.
     public let mirrors: [String]
-    /// The registries spoken to over plain HTTP besides loopback ones.
+    /// The registries whose certificates are not verified (HTTPS first, then plain HTTP),
+    /// besides loopback ones.
     public let insecureRegistries: [String]
 
     /// `mirrors` are URLs (`http://host:port`, `https://host`); an `http://` mirror is spoken
     /// to over plain HTTP.
     public init(store: ImageStore, events: EventService, insecureRegistries: [String] = [], mirrors: [String] = [],
-                usage: @escaping @Sendable (Digest) -> [(id: String, running: Bool)] = { _ in [] }) {
+                certsDirectory: String? = nil, usage: @escaping @Sendable (Digest) -> [(id: String, running: Bool)] = { _ in [] }) {
         self.store = store
         self.events = events
         self.usage = usage
@@ -50,7 +51,7 @@ public final class ImageService: Sendable {
         }
         self.mirrors = hosts
         self.insecureRegistries = insecureRegistries
-        registry = RegistryClient(insecureRegistries: insecure)
+        registry = RegistryClient(insecureRegistries: insecure, certsDirectory: certsDirectory)
     }
 
     func entry(_ r: ImageRecord) -> ImageEntry {

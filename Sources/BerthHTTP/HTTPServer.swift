@@ -2,6 +2,7 @@ import BerthCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 #if canImport(Glibc)
@@ -66,12 +67,13 @@ public final class HTTPServer: Sendable {
         try register(listener: channel, path: path)
     }
 
-    /// Listens on TCP `host:port` (port 0 picks a free one) and returns the bound port.
+    /// Listens on TCP `host:port` (port 0 picks a free one) and returns the bound port. With
+    /// `tls`, connections are TLS (a client that does not speak it is dropped at the handshake).
     @discardableResult
-    public func listen(host: String, port: Int) async throws -> Int {
+    public func listen(host: String, port: Int, tls: HTTPServerTLS? = nil) async throws -> Int {
         let channel: Channel
         do {
-            channel = try await bootstrap(tcp: true).bind(host: host, port: port).get()
+            channel = try await bootstrap(tcp: true, tls: tls).bind(host: host, port: port).get()
         } catch {
             throw BerthError(.system, "listen on \(host):\(port)", cause: "\(error)")
         }
@@ -92,7 +94,7 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    private func bootstrap(tcp: Bool) -> ServerBootstrap {
+    private func bootstrap(tcp: Bool, tls: HTTPServerTLS? = nil) -> ServerBootstrap {
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -104,6 +106,11 @@ public final class HTTPServer: Sendable {
         }
         return bootstrap.childChannelInitializer { [self] channel in
             channel.eventLoop.makeCompletedFuture {
+                if let tls {
+                    // First in the pipeline: everything after it sees plaintext (hijacked
+                    // streams too, since the TLS handler stays when HTTP handlers are removed).
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context), name: PipelineNames.tls)
+                }
                 try self.configure(connection: channel)
             }
         }

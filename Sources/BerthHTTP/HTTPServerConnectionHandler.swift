@@ -9,6 +9,7 @@ enum PipelineNames {
     static let pipelining = "berth.http.pipelining"
     static let errors = "berth.http.errors"
     static let handler = "berth.http.handler"
+    static let tls = "berth.http.tls"
 }
 
 /// One per server connection: turns decoded request parts into ``HTTPRequest``s, runs the

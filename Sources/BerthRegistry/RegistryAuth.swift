@@ -48,7 +48,8 @@ public struct RegistryAuth: Sendable {
     public var tokenSecret: [UInt8]?
     /// The `service` named in challenges and required in tokens.
     public var service: String
-    /// The token endpoint URL for challenges; nil means `http://<Host header>/token`.
+    /// The token endpoint URL for challenges; nil means `http(s)://<Host header>/token`
+    /// (https when the server is served over TLS).
     public var realm: String?
     /// Anonymous access when users exist (with no users at all, anyone may do anything).
     public var anonymous: Anonymous

@@ -31,7 +31,7 @@ public enum BlobPushOutcome: Sendable, Equatable {
 extension RegistryClient {
     /// Whether the repository already has the blob (`HEAD /v2/<name>/blobs/<digest>`).
     public func blobExists(_ ref: Reference, _ digest: Digest, auth: RegistryCredentials? = nil) async throws -> Bool {
-        let url = "\(baseURL(ref.domain))/v2/\(ref.path)/blobs/\(digest)"
+        let url = "\(await baseURL(ref.domain))/v2/\(ref.path)/blobs/\(digest)"
         let r = try await send(.HEAD, url, headers: [], ref: ref, actions: "pull,push", auth: auth)
         _ = try? await r.body.collect(upTo: 1 << 20)
         switch r.status {
@@ -64,7 +64,7 @@ extension RegistryClient {
                 if try await !shouldRetry(error) { throw error }
             }
         }
-        let base = "\(baseURL(ref.domain))/v2/\(ref.path)/blobs/uploads/"
+        let base = "\(await baseURL(ref.domain))/v2/\(ref.path)/blobs/uploads/"
         for source in mountFrom where source != ref.path {
             let url = base + "?mount=\(d.digest)&from=\(Self.queryEscape(source))"
             guard let r = try? await send(.POST, url, headers: [("Content-Length", "0")], ref: ref, actions: "pull,push", auth: auth) else { continue }
@@ -112,7 +112,7 @@ extension RegistryClient {
     @discardableResult
     public func putManifest(_ ref: Reference, reference: String, bytes: [UInt8], mediaType: String,
                             auth: RegistryCredentials? = nil) async throws -> Digest {
-        let url = "\(baseURL(ref.domain))/v2/\(ref.path)/manifests/\(reference)"
+        let url = "\(await baseURL(ref.domain))/v2/\(ref.path)/manifests/\(reference)"
         let r = try await send(.PUT, url, headers: [("Content-Type", mediaType), ("Content-Length", "\(bytes.count)")],
                                ref: ref, actions: "pull,push", auth: auth, body: .bytes(ByteBuffer(bytes: bytes)))
         guard r.status == .created || r.status == .ok else { throw try await Self.error(r, what: "manifest \(ref.familiar)") }
@@ -175,7 +175,7 @@ extension RegistryClient {
 
     /// A `Location` header made absolute.
     func resolve(_ location: String, _ ref: Reference) -> String {
-        location.hasPrefix("http://") || location.hasPrefix("https://") ? location : baseURL(ref.domain) + location
+        location.hasPrefix("http://") || location.hasPrefix("https://") ? location : knownBaseURL(ref.domain) + location
     }
 
     static func isRetryable(_ status: Int) -> Bool { status >= 500 || status == 408 || status == 429 }

@@ -4,6 +4,7 @@ import BerthOCI
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Synchronization
 
 /// Credentials for one registry (what `docker login` stores and `X-Registry-Auth` carries).
@@ -72,12 +73,22 @@ public protocol BlobWriter: AnyObject, Sendable {
 public final class RegistryClient: Sendable {
     let http: AsyncHTTPClient.HTTPClient
     let insecureRegistries: Set<String>
+    /// Docker's `certs.d` layout: `<dir>/<host:port>/*.crt` (CAs), `*.cert` + `*.key` (client).
+    let certsDirectory: String?
     /// Authorization header values by host + repository + actions.
     let authorizations = Mutex<[String: String]>([:])
+    /// The scheme that answered, per insecure registry (see `baseURL`).
+    let schemes = Mutex<[String: String]>([:])
+    /// TLS configurations per `host:port`, with the mtime of the certs directory they were
+    /// built from (-1: none).
+    let tlsConfigurations = Mutex<[String: (stamp: Int64, config: TLSConfiguration)]>([:])
 
     /// One client serves every pull (connections are pooled); credentials come with each call.
-    public init(insecureRegistries: Set<String> = []) {
+    /// `certsDirectory` holds per-registry CAs and client certificates (Docker's
+    /// `/etc/docker/certs.d` layout).
+    public init(insecureRegistries: Set<String> = [], certsDirectory: String? = nil) {
         self.insecureRegistries = insecureRegistries
+        self.certsDirectory = certsDirectory
         var config = AsyncHTTPClient.HTTPClient.Configuration()
         config.redirectConfiguration = .follow(max: 5, allowCycles: false)
         config.timeout = .init(connect: .seconds(15), read: .seconds(60))
@@ -103,10 +114,6 @@ public final class RegistryClient: Sendable {
         if host.hasPrefix("[") { host = String(host.dropFirst().prefix { $0 != "]" }) }
         else if let colon = host.lastIndex(of: ":"), host.filter({ $0 == ":" }).count == 1 { host = String(host[..<colon]) }
         return host == "localhost" || host.hasPrefix("127.") || host == "::1"
-    }
-
-    func baseURL(_ domain: String) -> String {
-        (isInsecure(domain) ? "http://" : "https://") + Self.endpointHost(domain)
     }
 
     static let manifestAccept = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerManifestList, MediaType.dockerManifest]
@@ -151,7 +158,7 @@ public final class RegistryClient: Sendable {
 
     /// A manifest's bytes, media type and computed digest.
     public func manifest(_ ref: Reference, reference: String, auth: RegistryCredentials? = nil) async throws -> (bytes: [UInt8], mediaType: String, digest: Digest) {
-        let url = "\(baseURL(ref.domain))/v2/\(ref.path)/manifests/\(reference)"
+        let url = "\(await baseURL(ref.domain))/v2/\(ref.path)/manifests/\(reference)"
         let response = try await send(.GET, url, headers: [("Accept", Self.manifestAccept)], ref: ref, actions: "pull", auth: auth)
         guard response.status == .ok else { throw try await Self.error(response, what: "manifest for \(ref.familiar)") }
         let bytes = Array(try await response.body.collect(upTo: 4 << 20).readableBytesView)
@@ -166,7 +173,7 @@ public final class RegistryClient: Sendable {
     /// early (up to `retries` times). The writer checks the digest; this checks the size.
     public func fetchBlob(_ ref: Reference, _ d: Descriptor, into writer: any BlobWriter, auth: RegistryCredentials? = nil,
                           retries: Int = 3, progress: @escaping @Sendable (Int64) -> Void = { _ in }) async throws {
-        let url = "\(baseURL(ref.domain))/v2/\(ref.path)/blobs/\(d.digest)"
+        let url = "\(await baseURL(ref.domain))/v2/\(ref.path)/blobs/\(d.digest)"
         var attempt = 0
         while true {
             let offset = writer.written
@@ -202,7 +209,7 @@ public final class RegistryClient: Sendable {
         guard d.size <= Int64(limit) else {
             throw RegistryClientError(status: 0, code: "SIZE_INVALID", message: "blob \(d.digest) is too large to read in memory (\(d.size) bytes)")
         }
-        let url = "\(baseURL(ref.domain))/v2/\(ref.path)/blobs/\(d.digest)"
+        let url = "\(await baseURL(ref.domain))/v2/\(ref.path)/blobs/\(d.digest)"
         let response = try await send(.GET, url, headers: [], ref: ref, actions: "pull", auth: auth)
         guard response.status == .ok else { throw try await Self.error(response, what: "blob \(d.digest) of \(ref.familiar)") }
         let bytes = Array(try await response.body.collect(upTo: limit).readableBytesView)
@@ -217,8 +224,8 @@ public final class RegistryClient: Sendable {
     /// `docker login`: checks the credentials against the registry's `/v2/` (answering its
     /// challenge with them). Throws `RegistryClientError` with status 401 when refused.
     public func login(_ domain: String, _ creds: RegistryCredentials) async throws {
-        let url = "\(baseURL(domain))/v2/"
-        let first = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+        let url = "\(await baseURL(domain))/v2/"
+        let first = try await execute(HTTPClientRequest(url: url), timeout: .seconds(30))
         _ = try? await first.body.collect(upTo: 1 << 20)
         if first.status == .ok { return }
         guard first.status == .unauthorized, let challenge = first.headers.first(name: "WWW-Authenticate") else {
@@ -233,7 +240,7 @@ public final class RegistryClient: Sendable {
         }
         var r = HTTPClientRequest(url: url)
         r.headers.add(name: "Authorization", value: auth)
-        let second = try await http.execute(r, timeout: .seconds(30))
+        let second = try await execute(r, timeout: .seconds(30))
         _ = try? await second.body.collect(upTo: 1 << 20)
         guard second.status == .ok else {
             throw RegistryClientError(status: Int(second.status.code), code: "UNAUTHORIZED",
@@ -254,12 +261,12 @@ public final class RegistryClient: Sendable {
             if let body { r.body = body }
             return r
         }
-        let first = try await http.execute(request(), timeout: .seconds(120))
+        let first = try await execute(request(), timeout: .seconds(120))
         guard first.status == .unauthorized, let challenge = first.headers.first(name: "WWW-Authenticate") else { return first }
         _ = try? await first.body.collect(upTo: 1 << 20)
         let auth = try await authorize(challenge, domain: ref.domain, repository: ref.path, actions: actions, credentials: creds)
         authorizations.withLock { $0[key] = auth }
-        let second = try await http.execute(request(), timeout: .seconds(120))
+        let second = try await execute(request(), timeout: .seconds(120))
         if second.status == .unauthorized {
             throw try await Self.error(second, what: "\(ref.familiar)")
         }
@@ -290,7 +297,7 @@ public final class RegistryClient: Sendable {
             if let creds {
                 r.headers.add(name: "Authorization", value: "Basic " + Encoding.base64(Array("\(creds.username):\(creds.password)".utf8)))
             }
-            let response = try await http.execute(r, timeout: .seconds(30))
+            let response = try await execute(r, timeout: .seconds(30))
             guard response.status == .ok else { throw try await Self.error(response, what: "token for \(repository)") }
             let body = try await response.body.collect(upTo: 1 << 20)
             guard case .object(let o)? = try? JSON.parse(Array(body.readableBytesView)),

@@ -50,7 +50,7 @@ extension RegistryServer {
     func unauthorized(_ request: HTTPRequest, need: RegistryAuth.Access?, reason: String) -> RegistryUnauthorized {
         let challenge: String
         if auth.tokenSecret != nil {
-            let realm = auth.realm ?? "http://\(request.headers["Host"] ?? "127.0.0.1")\(tokenPath)"
+            let realm = auth.realm ?? "\(scheme)://\(request.headers["Host"] ?? "127.0.0.1")\(tokenPath)"
             var c = "Bearer realm=\"\(realm)\",service=\"\(auth.service)\""
             if let need {
                 let actions = need.actions == ["pull", "push"] ? "pull,push" : need.actions.joined(separator: ",")

@@ -25,6 +25,8 @@ public struct RegistryServer: HTTPHandler {
     /// Blobs (or ranges) up to this size are answered with a fixed body carrying
     /// `Content-Length`; larger ones stream from disk in chunks (chunked encoding).
     public let fixedBodyLimit: Int64
+    /// `https` when served over TLS: the scheme of the token realm in challenges.
+    public let scheme: String
     let log: (@Sendable (String) -> Void)?
 
     /// The largest manifest accepted (docker/distribution's limit).
@@ -32,8 +34,9 @@ public struct RegistryServer: HTTPHandler {
 
     /// Makes the handler.
     public init(storage: RegistryStorage, auth: RegistryAuth = .open, tokenPath: String = "/token",
-                deleteEnabled: Bool = true, fixedBodyLimit: Int64 = 1 << 20,
+                deleteEnabled: Bool = true, fixedBodyLimit: Int64 = 1 << 20, tls: Bool = false,
                 log: (@Sendable (String) -> Void)? = nil) {
+        self.scheme = tls ? "https" : "http"
         self.storage = storage
         self.auth = auth
         self.tokenPath = tokenPath

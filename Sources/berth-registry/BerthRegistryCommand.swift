@@ -38,18 +38,27 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("service"), help: "Service name in token challenges.")
     var service: String = "berth-registry"
 
-    @Option(name: .customLong("tls-cert"), help: "TLS certificate (not supported yet).")
+    @Option(name: .customLong("tls-cert"), help: "Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.")
     var tlsCert: String?
 
-    @Option(name: .customLong("tls-key"), help: "TLS key (not supported yet).")
+    @Option(name: .customLong("tls-key"), help: "The private key (PEM) of --tls-cert.")
     var tlsKey: String?
+
+    @Option(name: .customLong("tls-client-ca"), help: "Require client certificates signed by these CAs (PEM bundle).")
+    var tlsClientCA: String?
 
     @Flag(name: .customLong("disable-delete"), help: "Refuse DELETE of blobs and manifests (405).")
     var disableDelete = false
 
     func run() async throws {
-        if tlsCert != nil || tlsKey != nil {
-            throw ValidationError("TLS is not supported yet: BerthHTTP has no TLS; serve on loopback or put a TLS proxy in front")
+        var tls: HTTPServerTLS?
+        switch (tlsCert, tlsKey) {
+        case (nil, nil):
+            if tlsClientCA != nil { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
+        case let (cert?, key?):
+            tls = try HTTPServerTLS(certificateChain: cert, privateKey: key, clientCA: tlsClientCA)
+        default:
+            throw ValidationError("--tls-cert and --tls-key go together")
         }
         guard let colon = addr.lastIndex(of: ":"), let port = Int(addr[addr.index(after: colon)...]), (0...65535).contains(port) else {
             throw ValidationError("invalid --addr \(addr): want HOST:PORT")
@@ -63,11 +72,11 @@ struct Serve: AsyncParsableCommand {
         let auth = RegistryAuth(users: users, tokenSecret: tokenSecret.map { Array($0.utf8) }, service: service,
                                 anonymous: anonymousPull ? .pull : .none)
         let storage = try RegistryStorage(root: root)
-        let handler = RegistryServer(storage: storage, auth: auth, deleteEnabled: !disableDelete) { line in
+        let handler = RegistryServer(storage: storage, auth: auth, deleteEnabled: !disableDelete, tls: tls != nil) { line in
             FileHandleOut.error(line)
         }
         let server = HTTPServer(handler: handler) { line in FileHandleOut.error(line) }
-        let bound = try await server.listen(host: host, port: port)
+        let bound = try await server.listen(host: host, port: port, tls: tls)
         // Written straight to fd 1 (no stdio buffering), so a parent reading a pipe sees it now.
         try FD.writeAll(1, "listening on \(host.contains(":") ? "[\(host)]" : host):\(bound)\n")
 

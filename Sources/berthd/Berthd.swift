@@ -27,7 +27,19 @@ struct Berthd: AsyncParsableCommand {
     var insecureRegistry: [String] = []
     @Option(name: .long, help: "Docker Hub mirror, http://HOST:PORT or https://HOST (repeatable, tried in order).")
     var registryMirror: [String] = []
-    @Option(name: .long, help: "JSON config file (keys: root, hosts, pidfile, log-level, init-binary, exec-root, init-path, insecure-registries, registry-mirrors).")
+    @Option(name: .long, help: "Per-registry CAs and client certificates, Docker's certs.d layout: DIR/HOST:PORT/{*.crt,*.cert,*.key} (default: /etc/berth/certs.d).")
+    var registryCertsDir: String?
+    @Flag(name: .customLong("tls"), help: "Serve tcp:// hosts over TLS (needs --tlscert and --tlskey).")
+    var tls = false
+    @Flag(name: .customLong("tlsverify"), help: "Serve tcp:// hosts over TLS and require client certificates signed by --tlscacert.")
+    var tlsVerify = false
+    @Option(name: .customLong("tlscacert"), help: "CAs whose client certificates --tlsverify accepts (PEM).")
+    var tlsCACert: String?
+    @Option(name: .customLong("tlscert"), help: "The server's TLS certificate (PEM).")
+    var tlsCert: String?
+    @Option(name: .customLong("tlskey"), help: "The server's TLS key (PEM).")
+    var tlsKey: String?
+    @Option(name: .long, help: "JSON config file (keys: root, hosts, pidfile, log-level, init-binary, exec-root, init-path, insecure-registries, registry-mirrors, registry-certs-dir, tls, tlsverify, tlscacert, tlscert, tlskey).")
     var configFile: String = "/etc/berth/berthd.json"
 
     @Option(name: [.short, .long], help: "PID file.")
@@ -61,8 +73,15 @@ struct Berthd: AsyncParsableCommand {
         var initPath: String?
         var insecureRegistries: [String]?
         var registryMirrors: [String]?
+        var registryCertsDir: String?
+        var tls: Bool?
+        var tlsverify: Bool?
+        var tlscacert: String?
+        var tlscert: String?
+        var tlskey: String?
         enum CodingKeys: String, CodingKey {
-            case root, hosts, pidfile
+            case root, hosts, pidfile, tls, tlsverify, tlscacert, tlscert, tlskey
+            case registryCertsDir = "registry-certs-dir"
             case logLevel = "log-level"
             case initBinary = "init-binary"
             case execRoot = "exec-root"
@@ -106,6 +125,19 @@ struct Berthd: AsyncParsableCommand {
         for m in config.registryMirrors where !(m.hasPrefix("http://") || m.hasPrefix("https://")) {
             throw ValidationError("invalid registry mirror \(m): want http://HOST[:PORT] or https://HOST[:PORT]")
         }
+        config.registryCertsDirectory = registryCertsDir ?? file.registryCertsDir ?? "/etc/berth/certs.d"
+        // TLS for tcp:// hosts, with dockerd's flags: --tls serves HTTPS, --tlsverify also
+        // requires client certificates from --tlscacert.
+        var serverTLS: HTTPServerTLS?
+        let verify = tlsVerify || file.tlsverify == true
+        if tls || verify || file.tls == true {
+            guard let cert = tlsCert ?? file.tlscert, let key = tlsKey ?? file.tlskey else {
+                throw ValidationError("--tls and --tlsverify need --tlscert and --tlskey")
+            }
+            let ca = tlsCACert ?? file.tlscacert
+            if verify && ca == nil { throw ValidationError("--tlsverify needs --tlscacert") }
+            serverTLS = try HTTPServerTLS(certificateChain: cert, privateKey: key, clientCA: verify ? ca : nil)
+        }
         let engine = try Engine(config: config, logger: logger)
         let server = HTTPServer(handler: APIServer(engine: engine, logger: logger)) { line in
             logger.debug("\(line)")
@@ -121,8 +153,14 @@ struct Berthd: AsyncParsableCommand {
                 guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) else {
                     throw ValidationError("invalid host \(h): want tcp://HOST:PORT")
                 }
-                let bound = try await server.listen(host: String(rest[..<colon]), port: port)
-                logger.warning("API listening on tcp \(rest[..<colon]):\(bound) without TLS: anyone who can reach it is root on this host")
+                let bound = try await server.listen(host: String(rest[..<colon]), port: port, tls: serverTLS)
+                if serverTLS == nil {
+                    logger.warning("API listening on tcp \(rest[..<colon]):\(bound) without TLS: anyone who can reach it is root on this host")
+                } else if !verify {
+                    logger.warning("API listening on tcp \(rest[..<colon]):\(bound) with TLS but without --tlsverify: anyone who can reach it is root on this host")
+                } else {
+                    logger.info("API listening on tcp \(rest[..<colon]):\(bound) (TLS, client certificates required)")
+                }
             } else {
                 throw ValidationError("invalid host \(h): want unix:///path or tcp://host:port")
             }

@@ -109,12 +109,27 @@ struct CrashTests {
         #expect(try await curl("GET", server.base + "/v2/app/blobs/\(digest)").body == blob)
     }
 
+    /// Bad TLS flags are refused before anything is created or bound (serving HTTPS is
+    /// covered by IntegrationTests' RegistryTLSTests, with real certificates).
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: Paths.registryExecutable)))
-    func executableRefusesTLS() async throws {
-        let r = try await run(Paths.registryExecutable, ["serve", "--root", "/tmp/unused-registry-root",
-                                                         "--tls-cert", "c.pem", "--tls-key", "k.pem"])
-        #expect(r.status != 0)
-        #expect(r.stderr.contains("TLS is not supported yet"))
+    func executableValidatesTLSFlags() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let root = dir.path + "/root"
+        let notPEM = dir.path + "/not.pem"
+        try "hello".write(toFile: notPEM, atomically: true, encoding: .utf8)
+        let cases: [([String], String)] = [
+            (["--tls-cert", notPEM], "--tls-cert and --tls-key go together"),
+            (["--tls-client-ca", notPEM], "--tls-client-ca needs --tls-cert and --tls-key"),
+            (["--tls-cert", notPEM, "--tls-key", notPEM], "tls certificate \(notPEM): not a PEM certificate"),
+            (["--tls-cert", dir.path + "/missing.pem", "--tls-key", notPEM], "tls certificate \(dir.path)/missing.pem"),
+        ]
+        for (flags, message) in cases {
+            let r = try await run(Paths.registryExecutable, ["serve", "--addr", "127.0.0.1:0", "--root", root] + flags)
+            #expect(r.status != 0, "\(flags)")
+            #expect(r.stderr.contains(message), "\(flags): \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: root))
     }
 }
 

@@ -49,10 +49,11 @@ final class LoopbackRegistry {
 
     /// Berth's own registry (`berth-registry serve`) on a free port, with Basic users and
     /// bearer tokens when `users` is given.
-    /// `addr` restarts one on a known address (a restart after a kill).
-    init(berthRegistryIn dir: String, users: String?, addr: String = "127.0.0.1:0") throws {
-        address = "127.0.0.1"
-        var args = ["serve", "--addr", addr, "--root", dir + "/berth-registry"]
+    /// `addr` restarts one on a known address (a restart after a kill); `extra` are more flags
+    /// (TLS).
+    init(berthRegistryIn dir: String, users: String?, addr: String = "127.0.0.1:0", extra: [String] = []) throws {
+        address = String(addr[..<addr.lastIndex(of: ":")!])
+        var args = ["serve", "--addr", addr, "--root", dir + "/berth-registry"] + extra
         if let users {
             try users.write(toFile: dir + "/users", atomically: true, encoding: .utf8)
             args += ["--auth-basic", dir + "/users", "--token-secret", "test-secret"]
