@@ -97,26 +97,43 @@ extension ImageService {
                 await progress(.layer(id: Self.shortID(l.digest), status: "Pulling fs layer", current: nil, total: nil))
             }
         }
+        // Each layer is extracted as soon as it is downloaded, while the others still download
+        // (its snapshot is leased; the image record, written last, is what makes it reachable).
+        let early = Self.extractionPlan(manifest, config: try? store.content.read(manifest.config.digest))
+        store.lease(early.chainIDs)
+        defer { store.release(early.chainIDs) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             var next = 0
             func add() {
                 guard next < missing.count else { return }
                 let d = missing[next]
                 next += 1
-                group.addTask { [self] in try await download(resolved.source, d, auth: auth, progress: progress) }
+                group.addTask { [self] in
+                    try await download(resolved.source, d, auth: auth, progress: progress)
+                    guard let step = early.steps[d.digest], !store.snapshots.exists(step.chainID) else { return }
+                    await progress(.layer(id: Self.shortID(d.digest), status: "Extracting", current: nil, total: nil))
+                    _ = try await BlockingWork.run {
+                        try store.snapshots.apply(blobPath: store.content.path(d.digest), diffID: step.diffID,
+                                                  parent: step.parent, chainID: step.chainID, blobDigest: d.digest)
+                    }
+                }
             }
             for _ in 0..<3 { add() }
             while try await group.next() != nil { add() }
         }
         let mediaTypes = manifest.layers.map { ($0.digest, Self.layerMediaType($0.mediaType)) }
-        for d in missing { await progress(.layer(id: Self.shortID(d.digest), status: "Extracting", current: nil, total: nil)) }
+        for d in missing where early.steps[d.digest] == nil {
+            await progress(.layer(id: Self.shortID(d.digest), status: "Extracting", current: nil, total: nil))
+        }
+        let repoDigest = "\(ref.familiarRepository)@\(resolved.repoDigest)"
         let id = try await BlockingWork.run {
-            try ImageLoader(store: store).commitImage(config: manifest.config.digest, layers: mediaTypes) { _ in }
+            // The repo digest goes in with the record: one durable write, not two.
+            try ImageLoader(store: store).commitImage(config: manifest.config.digest, layers: mediaTypes,
+                                                      repoDigests: [repoDigest]) { _ in }
         }
         for d in missing { await progress(.layer(id: Self.shortID(d.digest), status: "Pull complete", current: nil, total: nil)) }
         // The repo digest, then the tag.
         if var r = store.record(id) {
-            let repoDigest = "\(ref.familiarRepository)@\(resolved.repoDigest)"
             if !r.repoDigests.contains(repoDigest) {
                 r.repoDigests.append(repoDigest)
                 try store.add(r)
@@ -154,6 +171,22 @@ extension ImageService {
     }
 
     static func shortID(_ d: Digest) -> String { String(d.encoded.prefix(12)) }
+
+    /// Which snapshot each layer blob becomes (its first use in the manifest), from the config's
+    /// diff IDs; empty when the config cannot say (then everything is extracted at commit,
+    /// which reports the problem).
+    static func extractionPlan(_ manifest: ImageManifest, config bytes: [UInt8]?)
+        -> (steps: [Digest: (diffID: Digest, parent: Digest?, chainID: Digest)], chainIDs: [Digest]) {
+        guard let bytes, let config = try? BerthJSONDecoder().decode(ImageConfig.self, from: bytes),
+              config.rootfs.diff_ids.count == manifest.layers.count else { return ([:], []) }
+        let diffIDs = config.rootfs.diff_ids
+        let chainIDs = OverlaySnapshotter.chainIDs(diffIDs)
+        var steps: [Digest: (diffID: Digest, parent: Digest?, chainID: Digest)] = [:]
+        for (i, l) in manifest.layers.enumerated() where steps[l.digest] == nil {
+            steps[l.digest] = (diffIDs[i], i == 0 ? nil : chainIDs[i - 1], chainIDs[i])
+        }
+        return (steps, chainIDs)
+    }
 
     /// Docker's layer media types kept as given; unknown ones left for detection by content.
     static func layerMediaType(_ m: String) -> String {

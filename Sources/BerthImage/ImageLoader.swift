@@ -116,16 +116,21 @@ public struct ImageLoader: Sendable {
         /// Layer blobs with media types (nil: detect).
         var layers: [(Digest, String?)]
         var tags: [Reference]
+        /// `name@digest` references the record starts with (a pull's repo digest), so the
+        /// record is written once.
+        var repoDigests: [String] = []
     }
 
     /// Records an image whose config and layer blobs are in the content store already (a
     /// pull): extracts the layers that have no snapshot, writes the record and returns the ID.
     /// The blobs are leased meanwhile; on failure the unused ones are dropped.
-    public func commitImage(config: Digest, layers: [(Digest, String)], progress: (ImageProgress) -> Void) throws -> Digest {
+    public func commitImage(config: Digest, layers: [(Digest, String)], repoDigests: [String] = [],
+                            progress: (ImageProgress) -> Void) throws -> Digest {
         let leases = LeaseTracker(store: store)
         defer { leases.finish() }
         leases.add([config] + layers.map(\.0))
-        return try importImage(ImageSpecInArchive(config: config, layers: layers.map { ($0.0, Optional($0.1)) }, tags: []), leases, progress)
+        return try importImage(ImageSpecInArchive(config: config, layers: layers.map { ($0.0, Optional($0.1)) }, tags: [],
+                                               repoDigests: repoDigests), leases, progress)
     }
 
     /// Commits one image: its config, its layers' snapshots, its record.
@@ -167,7 +172,7 @@ public struct ImageLoader: Sendable {
             let l = layerList[i]
             do {
                 let info = try snapshots.apply(blobPath: store.content.path(l.blob), diffID: l.diffID,
-                                               parent: i == 0 ? nil : chainIDs[i - 1], chainID: l.chainID)
+                                               parent: i == 0 ? nil : chainIDs[i - 1], chainID: l.chainID, blobDigest: l.blob)
                 results.set(i, .success(info.size))
             } catch {
                 results.set(i, .failure(error))
@@ -186,8 +191,9 @@ public struct ImageLoader: Sendable {
             layers[i].size = info.size
             layers[i].contentSize = info.contentSize
         }
-        let record = ImageRecord(id: spec.config, layers: layers, created: config.created,
+        var record = ImageRecord(id: spec.config, layers: layers, created: config.created,
                                  labels: config.config?.Labels, size: layers.reduce(0) { $0 + ($1.contentSize ?? $1.size) })
+        record.repoDigests = spec.repoDigests
         try store.add(record)
         return spec.config
     }

@@ -193,8 +193,9 @@ public final class ImageStore: Sendable {
                 s.references[key] = previous
                 throw error
             }
+            // The reference is durable (above); the tag time need not be.
             r.lastTagTime = WallClock.now().rfc3339Nano
-            if !s.unpersisted.contains(id) { try? writeRecord(r) }
+            if !s.unpersisted.contains(id) { try? writeRecord(r, durable: false) }
             s.records[id] = r
             return previous == id ? nil : previous
         }

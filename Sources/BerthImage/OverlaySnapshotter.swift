@@ -84,23 +84,30 @@ public final class OverlaySnapshotter: Sendable {
     }
 
     /// Extracts a layer blob (a file, compressed or not) into a new snapshot and commits it.
-    /// The uncompressed stream is hashed on the way and must equal `diffID`.
+    /// The uncompressed stream is hashed on the way and must equal `diffID` — unless the blob
+    /// is uncompressed and `blobDigest` (its content-store digest, verified when it was
+    /// committed) already equals `diffID`: then the same bytes are not hashed twice.
     /// - Returns: the committed snapshot (an existing one is returned as is).
     @discardableResult
-    public func apply(blobPath: String, diffID: Digest, parent: Digest?, chainID: Digest,
+    public func apply(blobPath: String, diffID: Digest, parent: Digest?, chainID: Digest, blobDigest: Digest? = nil,
                       applyOptions: LayerApplyOptions = LayerApplyOptions(), durable: Bool = true) throws -> SnapshotInfo {
         if exists(chainID) { return try info(chainID) }
         let fd = try FD.open(blobPath, O_RDONLY)
         defer { FD.close(fd) }
-        return try apply(source: { buf in try FD.readSome(fd, into: buf, what: "layer") }, diffID: diffID, parent: parent, chainID: chainID, applyOptions: applyOptions, durable: durable)
+        return try apply(source: { buf in try FD.readSome(fd, into: buf, what: "layer") }, diffID: diffID, parent: parent,
+                         chainID: chainID, verifiedUncompressed: blobDigest == diffID ? diffID : nil,
+                         applyOptions: applyOptions, durable: durable)
     }
 
     /// Extracts a layer from a stream (compression detected from its first bytes). When
     /// `diffID` is nil the computed one is accepted (imports); otherwise it must match.
     /// `durable: false` skips the fsync of `meta.json` (a build syncs the filesystem once).
     @discardableResult
+    /// `verifiedUncompressed`: the digest the stream is already known to have if it turns out
+    /// to be uncompressed (it is then not hashed again).
     public func apply(source: @escaping TarReader.Source, diffID expected: Digest?, parent: Digest?,
-                      chainID given: Digest?, applyOptions: LayerApplyOptions = LayerApplyOptions(),
+                      chainID given: Digest?, verifiedUncompressed: Digest? = nil,
+                      applyOptions: LayerApplyOptions = LayerApplyOptions(),
                       durable: Bool = true) throws -> SnapshotInfo {
         let temp = try makeTemp()
         var committed = false
@@ -109,13 +116,15 @@ public final class OverlaySnapshotter: Sendable {
         try FileSystem.makeDirectories(fsDir, mode: 0o755)
 
         // The compression, from the first bytes.
-        let decompressed = try DecompressingSource.detecting(source).source
+        let detected = try DecompressingSource.detecting(source)
+        let decompressed = detected.source
+        let known = detected.compression == .none ? verifiedUncompressed : nil
         var digester = Digester()
         var size: Int64 = 0
         let hashing: TarReader.Source = { buf in
             let n = try decompressed(buf)
             if n > 0 {
-                digester.update(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+                if known == nil { digester.update(UnsafeRawBufferPointer(rebasing: buf[0..<n])) }
                 size += Int64(n)
             }
             return n
@@ -126,7 +135,7 @@ public final class OverlaySnapshotter: Sendable {
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
         defer { scratch.deallocate() }
         while try hashing(scratch) > 0 {}
-        let diffID = digester.finalize()
+        let diffID = known ?? digester.finalize()
         if let expected, expected != diffID {
             throw BerthError.invalid("layer diff ID mismatch: expected \(expected), content has \(diffID)")
         }

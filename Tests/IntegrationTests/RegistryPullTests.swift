@@ -8,6 +8,13 @@ final class LoopbackRegistry {
     let port: Int
     let address: String
     var host: String { "\(address):\(port)" }
+    /// berth-registry's stderr, when it is one.
+    var logPath: String?
+    /// Whether it runs, and what it wrote to stderr: for failure messages.
+    var diagnosis: String {
+        "registry running: \(process.isRunning)" + (process.isRunning ? "" : " (exit \(process.terminationStatus), \(process.terminationReason == .uncaughtSignal ? "signal" : "exit"))") +
+            "; its log: " + (logPath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "")
+    }
 
     /// distribution 2.8 on a free port of `address`.
     init(distributionIn dir: String, address: String = "127.0.0.1") throws {
@@ -63,7 +70,12 @@ final class LoopbackRegistry {
         p.arguments = args
         let out = Pipe()
         p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
+        // Its stderr is kept (appended across restarts) for failure messages: `log`.
+        logPath = dir + "/berth-registry.log"
+        if !FileManager.default.fileExists(atPath: logPath!) { FileManager.default.createFile(atPath: logPath!, contents: nil) }
+        let log = FileHandle(forWritingAtPath: logPath!)
+        log?.seekToEndOfFile()
+        p.standardError = log ?? FileHandle.nullDevice
         try p.run()
         let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
         guard let port = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {

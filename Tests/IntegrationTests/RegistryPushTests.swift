@@ -188,9 +188,9 @@ struct RegistryPushTests {
             usleep(300_000)
             registry = try LoopbackRegistry(berthRegistryIn: d.dir, users: nil, addr: host)
             second.waitUntilExit()
-            #expect(second.terminationStatus == 0, "the push did not resume: \((try? String(contentsOfFile: d.dir + "/push-two.log", encoding: .utf8)) ?? "")")
+            #expect(second.terminationStatus == 0, "the push did not resume: \((try? String(contentsOfFile: d.dir + "/push-two.log", encoding: .utf8)) ?? ""); \(registry.diagnosis)")
             let check = try runCommand(["skopeo", "copy", "-q", "--src-tls-verify=false", "docker://\(host)/big/two:1", "oci:\(d.dir)/big:two"])
-            #expect(check.status == 0, "\(check.stderr)")
+            #expect(check.status == 0, "\(check.stderr); \(registry.diagnosis)")
             try verifyStore(d.root)
         }
     }
