@@ -11,19 +11,23 @@ import Darwin
 /// Registry credentials in Docker's own file, so `berth login` and `docker login` share them:
 /// `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`), `auths.<server>.auth` =
 /// base64 of `user:password`, Docker Hub under `https://index.docker.io/v1/`. Other keys of
-/// the file are kept as they are. Credential helpers (`credsStore`) are not run.
+/// the file are kept as they are. A credential helper named by `credHelpers.<server>` or
+/// `credsStore` keeps the credentials instead of the file (``CredentialHelper``), as Docker.
 struct CredentialStore {
     static let hubKey = "https://index.docker.io/v1/"
     let path: String
+    /// Where credential helpers are looked for (`PATH`).
+    let searchPath: String
 
     init(environment: [String: String] = CredentialStore.environment()) {
+        searchPath = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         let dir = environment["DOCKER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 } ?? ((environment["HOME"] ?? "/root") + "/.docker")
         path = dir + "/config.json"
     }
 
     static func environment() -> [String: String] {
         var env: [String: String] = [:]
-        for name in ["DOCKER_CONFIG", "HOME"] { if let v = getenv(name) { env[name] = String(cString: v) } }
+        for name in ["DOCKER_CONFIG", "HOME", "PATH"] { if let v = getenv(name) { env[name] = String(cString: v) } }
         return env
     }
 
@@ -49,8 +53,21 @@ struct CredentialStore {
         return o
     }
 
+    /// The credential helper for a server: `credHelpers` (by key or host), else `credsStore`.
+    func helper(for server: String) throws -> CredentialHelper? {
+        let o = try load()
+        let key = Self.key(server)
+        let host = key.hasPrefix("https://") ? String(key.dropFirst(8).prefix { $0 != "/" }) : key
+        if case .object(let helpers)? = o["credHelpers"], case .string(let name)? = helpers[key] ?? helpers[host], !name.isEmpty {
+            return CredentialHelper(name: name, searchPath: searchPath)
+        }
+        if case .string(let name)? = o["credsStore"], !name.isEmpty { return CredentialHelper(name: name, searchPath: searchPath) }
+        return nil
+    }
+
     /// The stored credentials for a server, if any.
     func credentials(for server: String) throws -> (username: String, password: String)? {
+        if let helper = try helper(for: server) { return try helper.get(Self.key(server)) }
         let o = try load()
         guard case .object(let auths)? = o["auths"], case .object(let entry)? = auths[Self.key(server)] else { return nil }
         if case .string(let auth)? = entry["auth"], let raw = Base64.decode(auth) {
@@ -68,7 +85,13 @@ struct CredentialStore {
         return BerthClient.registryAuthHeader(username: c.username, password: c.password, serverAddress: Self.key(server))
     }
 
-    func store(server: String, username: String, password: String) throws {
+    /// Stores credentials: through the server's helper if it has one (true), else in the file.
+    @discardableResult
+    func store(server: String, username: String, password: String) throws -> Bool {
+        if let helper = try helper(for: server) {
+            try helper.store(Self.key(server), username: username, password: password)
+            return true
+        }
         var o = try load()
         var auths = JSONObject()
         if case .object(let a)? = o["auths"] { auths = a }
@@ -77,10 +100,12 @@ struct CredentialStore {
         auths[Self.key(server)] = .object(entry)
         o["auths"] = .object(auths)
         try write(o)
+        return false
     }
 
     /// Removes a server's credentials; false when there were none.
     func remove(server: String) throws -> Bool {
+        if let helper = try helper(for: server) { return try helper.erase(Self.key(server)) }
         var o = try load()
         guard case .object(var auths)? = o["auths"], auths[Self.key(server)] != nil else { return false }
         auths[Self.key(server)] = nil
@@ -192,8 +217,9 @@ struct LoginCommand: AsyncParsableCommand {
         guard let user, !user.isEmpty else { throw CLIError.message("Error: Cannot perform an interactive login from a non TTY device") }
         guard let pass, !pass.isEmpty else { throw CLIError.message("Error: Password Required") }
         let response = try await GlobalOptions.client().login(username: user, password: pass, serverAddress: address)
-        try store.store(server: address, username: user, password: pass)
-        Output.out("WARNING! Your credentials are stored unencrypted in '\(store.path)'.")
+        if try !store.store(server: address, username: user, password: pass) {
+            Output.out("WARNING! Your credentials are stored unencrypted in '\(store.path)'.")
+        }
         Output.out(response.Status)
     }
 }
