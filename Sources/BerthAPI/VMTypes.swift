@@ -143,9 +143,14 @@ public struct VMIncomingRequest: Codable, Sendable, Equatable {
     /// The source's disk images, in order (qcow2 or raw, as `DiskFormats`).
     public var DiskSources: [String]
     public var DiskFormats: [String]
+    /// The initramfs the guest booted from (copied too: the destination must not depend on
+    /// the source's files, and need not build its own while the guest is paused).
+    public var Initrd: String?
 
     public init(Name: String, Image: String, ImageID: String, Cpus: Int, MemoryMiB: Int, DiskSize: Int64, Kernel: String,
-                Cmd: [String]?, Hostname: String?, Networks: [String], DiskSources: [String], DiskFormats: [String]) {
+                Cmd: [String]?, Hostname: String?, Networks: [String], DiskSources: [String], DiskFormats: [String],
+                Initrd: String? = nil) {
+        self.Initrd = Initrd
         self.Name = Name; self.Image = Image; self.ImageID = ImageID; self.Cpus = Cpus; self.MemoryMiB = MemoryMiB
         self.DiskSize = DiskSize; self.Kernel = Kernel; self.Cmd = Cmd; self.Hostname = Hostname; self.Networks = Networks
         self.DiskSources = DiskSources; self.DiskFormats = DiskFormats

@@ -17,10 +17,13 @@ public struct VMIncomingSpec: Sendable {
     public var command: [String]?
     public var hostname: String?
     public var networks: [String]
+    /// The initramfs the guest booted from (copied by the destination).
+    public var initrd: String?
     public var disks: [VMDisk]
 
     public init(name: String, image: String, imageID: String, cpus: Int, memoryMiB: Int, diskSize: UInt64, kernel: String,
-                command: [String]?, hostname: String?, networks: [String], disks: [VMDisk]) {
+                command: [String]?, hostname: String?, networks: [String], initrd: String? = nil, disks: [VMDisk]) {
+        self.initrd = initrd
         self.name = name; self.image = image; self.imageID = imageID; self.cpus = cpus; self.memoryMiB = memoryMiB
         self.diskSize = diskSize; self.kernel = kernel; self.command = command; self.hostname = hostname
         self.networks = networks; self.disks = disks
@@ -49,7 +52,7 @@ extension VMService {
         }
         return VMIncomingSpec(name: r.name, image: r.image, imageID: r.imageID, cpus: c.vcpus, memoryMiB: c.memoryMiB,
                               diskSize: r.diskSize, kernel: c.kernel, command: c.command, hostname: c.hostname,
-                              networks: r.endpoints.map(\.networkName), disks: c.disks)
+                              networks: r.endpoints.map(\.networkName), initrd: c.initrd, disks: c.disks)
     }
 
     /// The destination side: copies the disks, creates the VM and starts a QEMU waiting for the
@@ -65,8 +68,13 @@ extension VMService {
         var endpoints: [VMEndpoint] = []
         var registered = false
         do {
-            let (_, initrd) = try await guestKernel()
             try FileSystem.makeDirectories(dir, mode: 0o700)
+            var initrd: String?
+            if let source = spec.initrd {
+                let target = dir + "/initrd"
+                try await BlockingWork.run { try VMService.copySparse(from: source, to: target) }
+                initrd = target
+            }
             var disks: [VMDisk] = []
             for (i, d) in spec.disks.enumerated() {
                 let target = dir + (i == 0 ? "/root." : "/disk\(i).") + d.format

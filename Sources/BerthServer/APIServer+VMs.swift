@@ -144,13 +144,21 @@ extension APIServer {
                     for try await chunk in hs.inbound {
                         let (pass, detached) = matcher.feed(chunk)
                         if !pass.isEmpty { try await BlockingWork.run { try FD.writeAll(fd, pass) } }
-                        if detached { break }
+                        if detached {
+                            // Detach: end both ways now (wakes the reader).
+                            shutdown(fd, Int32(SHUT_RDWR))
+                            return
+                        }
                     }
+                    // The client's EOF: half-close only. QEMU feeds the guest what is still
+                    // queued (its UART takes 16 bytes at a time), then reads the EOF and drops
+                    // the connection, which ends the output. A full close would raise HUP and
+                    // QEMU would drop the unread input.
+                    shutdown(fd, Int32(SHUT_WR))
                 } catch {
                     // The client went away.
+                    shutdown(fd, Int32(SHUT_RDWR))
                 }
-                // Client EOF or detach: wake the reader.
-                shutdown(fd, Int32(SHUT_RDWR))
             }
             _ = await output.result
             input.cancel()
@@ -212,7 +220,7 @@ extension APIServer {
         guard req.DiskSources.count == req.DiskFormats.count else { throw BerthError.invalid("DiskSources and DiskFormats differ in length") }
         let spec = VMIncomingSpec(name: req.Name, image: req.Image, imageID: req.ImageID, cpus: req.Cpus, memoryMiB: req.MemoryMiB,
                                   diskSize: UInt64(max(0, req.DiskSize)), kernel: req.Kernel, command: req.Cmd, hostname: req.Hostname,
-                                  networks: req.Networks,
+                                  networks: req.Networks, initrd: req.Initrd,
                                   disks: zip(req.DiskSources, req.DiskFormats).map { VMDisk(path: $0, format: $1) })
         let uri = try await engine.vms.prepareIncoming(spec)
         return APIServer.json(VMIncomingResponse(Uri: uri), status: 201)
@@ -238,7 +246,8 @@ extension APIServer {
         do {
             let req = VMIncomingRequest(Name: spec.name, Image: spec.image, ImageID: spec.imageID, Cpus: spec.cpus, MemoryMiB: spec.memoryMiB,
                                         DiskSize: Int64(spec.diskSize), Kernel: spec.kernel, Cmd: spec.command, Hostname: spec.hostname,
-                                        Networks: spec.networks, DiskSources: spec.disks.map(\.path), DiskFormats: spec.disks.map(\.format))
+                                        Networks: spec.networks, DiskSources: spec.disks.map(\.path), DiskFormats: spec.disks.map(\.format),
+                                        Initrd: spec.initrd)
             let uri = try await client.prepareIncomingVM(req).Uri
             prepared = true
             try await vms.migrateOut(ref, to: uri)
