@@ -147,6 +147,14 @@ struct VMTests {
             let vmIP = try address(d, "vm1")
             #expect(ping.stdout.contains(vmIP), "\(ping.stdout)")
 
+            // berthd restarts: the VM keeps running, is re-adopted, keeps its address and name.
+            d.stop()
+            try d.start()
+            #expect(trimmed(try d.berth("vm", "inspect", "-f", "{{.State}}", "vm1").stdout) == "running")
+            try type(d, "vm1", "echo AFTER-$((2+2))", expect: "AFTER-4")
+            let again = try d.docker("exec", "ctr", "ping", "-c1", "-W5", "vm1")
+            #expect(again.status == 0 && again.stdout.contains(vmIP), "\(again.stdout) \(again.stderr)")
+
             // ls / inspect / stats.
             let ls = try d.berth("vm", "ls")
             #expect(ls.stdout.contains("vm1") && ls.stdout.contains("running") && ls.stdout.contains("10GiB"), "\(ls.stdout)")
