@@ -100,14 +100,14 @@ let package = Package(
         .executableTarget(name: "berth-vm", dependencies: ["BerthVM", "BerthSystem", "BerthCore"]),
         // The daemon's services (actors). Knows nothing of HTTP.
         .target(name: "BerthEngine", dependencies: [
-            "BerthCore", "BerthSystem", "BerthOCI", "BerthArchive", "BerthImage", "BerthRuntime", "BerthNetwork", "BerthBuild", "BerthRegistry",
+            "BerthCore", "BerthSystem", "BerthOCI", "BerthArchive", "BerthImage", "BerthRuntime", "BerthNetwork", "BerthBuild", "BerthRegistry", "BerthVM",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], exclude: ["README.md"]),
         // HTTP request → engine call → wire response.
         .target(name: "BerthServer", dependencies: [
-            "BerthCore", "BerthEngine", "BerthBuild", "BerthRegistry", "BerthAPI", "BerthHTTP", "BerthOCI",
+            "BerthCore", "BerthEngine", "BerthBuild", "BerthRegistry", "BerthAPI", "BerthHTTP", "BerthOCI", "BerthVM", "BerthClient",
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),
         // Typed async client of the API.

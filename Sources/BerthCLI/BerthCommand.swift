@@ -23,7 +23,7 @@ public struct BerthCommand: AsyncParsableCommand {
             ContainerRunCommand.self, ContainerExecCommand.self, PsCommand.self, ContainerCreateCommand.self,
             ContainerStartCommand.self, ContainerStopCommand.self, ContainerRestartCommand.self, ContainerKillCommand.self,
             ContainerRemoveCommand.self, ContainerLogsCommand.self, ContainerAttachCommand.self, ContainerWaitCommand.self,
-            ContainerCommand.self, ImageCommand.self, VolumeCommand.self, NetworkCommand.self, SystemCommand.self,
+            ContainerCommand.self, ImageCommand.self, VolumeCommand.self, NetworkCommand.self, VMCommand.self, SystemCommand.self,
             ImagesCommand.self, RmiCommand.self, TagCommand.self, LoadCommand.self, SaveCommand.self,
             ImportCommand.self, HistoryCommand.self, InspectCommand.self,
             VersionCommand.self, InfoCommand.self, EventsCommand.self,

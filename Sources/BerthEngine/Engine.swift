@@ -63,6 +63,8 @@ public final class Engine: Sendable {
     public let networks: NetworkService
     public let system: SystemService
     public let builds: BuildService
+    /// VMs (QEMU), beside the containers.
+    public let vms: VMService
     public let logger: Logger
 
     /// Opens the state root (creating it), clearing interrupted work and collecting garbage
@@ -90,7 +92,24 @@ public final class Engine: Sendable {
         users.set(containers)
         let containers = self.containers
         volumes.setUsers { containers.volumeUsers($0) }
-        networks.setMembers { containers.networkMembers($0) }
+        let vms = try VMService(root: config.root, execRoot: config.execRoot, images: images, networks: networks,
+                                events: events, logger: logger)
+        self.vms = vms
+        // A network's members are its containers and its VMs (DNS, inspect, removal checks).
+        networks.setMembers { id in
+            containers.networkMembers(id) + vms.members(of: id).map { m in
+                var e = ContainerEndpoint(networkID: id)
+                e.endpointID = m.id
+                e.ipv4 = m.endpoint.address
+                e.prefixLength = m.endpoint.prefixLength
+                e.gateway = m.endpoint.gateway
+                e.mac = m.endpoint.mac
+                e.hostVeth = m.endpoint.tap
+                e.interface = "eth0"
+                return (m.id, m.name, e, true)
+            }
+        }
+        Task { await vms.restore() }
         networks.restore(running: containers.runningEndpoints())
         builds = BuildService(images: images, containers: containers, events: events)
         let builds = self.builds

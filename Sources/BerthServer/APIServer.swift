@@ -117,6 +117,8 @@ public struct APIServer: HTTPHandler {
             if let r = try await exec(ctx, segments: Array(segments.dropFirst())) { return r }
         case (_, "networks"):
             if let r = try await networks(ctx, segments: Array(segments.dropFirst())) { return r }
+        case (_, "berth") where segments.count >= 3 && segments[1] == "vms":
+            if let r = try await vms(ctx, segments: Array(segments.dropFirst(2))) { return r }
         case (_, "volumes"):
             if let r = try await volumes(ctx, segments: Array(segments.dropFirst())) { return r }
         default:

@@ -51,9 +51,13 @@ extension QEMUBackend {
     }
 
     /// Creates a VM from an export: its files go to `directory` (made here; it must not
-    /// exist), the VM is named `name` or as recorded. Returns the new VM's config.
+    /// exist), the VM is named `name` or as recorded. `adjust` may change the config before the
+    /// VM is created (the engine gives it this host's network interfaces and name servers:
+    /// the exporting host's taps, bridges and addresses mean nothing here). Returns the new
+    /// VM's config.
     @discardableResult
-    public func importVM(from path: String, name: String? = nil, into directory: String) async throws -> VMConfig {
+    public func importVM(from path: String, name: String? = nil, into directory: String,
+                         adjust: @Sendable (inout VMConfig) throws -> Void = { _ in }) async throws -> VMConfig {
         guard !FileSystem.exists(directory) else { throw BerthError.conflict("import \(path): \(directory) exists already") }
         try FileSystem.makeDirectories(directory, mode: 0o700)
         do {
@@ -63,6 +67,7 @@ extension QEMUBackend {
             config.kernel = directory + "/kernel"
             if config.initrd != nil { config.initrd = directory + "/initrd" }
             for i in config.disks.indices { config.disks[i].path = directory + "/" + config.disks[i].path }
+            try adjust(&config)
             try await create(config)
             return config
         } catch {

@@ -182,6 +182,8 @@ struct Berthd: AsyncParsableCommand {
             break
         }
         await server.shutdown(timeout: .seconds(10))
+        // VMs keep running; the next berthd re-adopts them.
+        await engine.vms.shutdown()
         logger.info("berthd stopped")
     }
 

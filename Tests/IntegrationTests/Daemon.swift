@@ -141,8 +141,23 @@ final class TestDaemon {
             let ids = (try? docker("ps", "-aq", "--no-trunc"))?.stdout.split(separator: "\n").map(String.init) ?? []
             if !ids.isEmpty { _ = try? runCommand(["docker", "rm", "-f"] + ids, env: ["DOCKER_HOST": host]) }
             _ = try? runCommand(["docker", "network", "prune", "-f"], env: ["DOCKER_HOST": host])
+            if FileManager.default.fileExists(atPath: root + "/vms/records") {
+                let vms = (try? berth("vm", "ls", "-q"))?.stdout.split(separator: "\n").map(String.init) ?? []
+                for vm in vms { _ = try? berth("vm", "rm", "-f", vm) }
+            }
         }
         stop()
+        // VMs outlive berthd by design: kill any QEMU still recorded under this root.
+        let vmState = root + "/vms/state"
+        for vm in (try? FileManager.default.contentsOfDirectory(atPath: vmState)) ?? [] {
+            if let data = FileManager.default.contents(atPath: vmState + "/" + vm + "/process.json"),
+               let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+               let pid = obj["pid"] as? Int,
+               let argv = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+               String(decoding: argv, as: UTF8.self).contains(execRoot + "/vms/") {
+                kill(Int32(pid), SIGKILL)
+            }
+        }
         // Bridges of networks left behind (a crashed daemon), the default bridge, the table.
         for bridge in [bridge] + networkBridges() { _ = try? runCommand(["ip", "link", "del", bridge]) }
         _ = try? runCommand(["nft", "delete", "table", "inet", firewallTable])
