@@ -67,6 +67,13 @@ public struct QEMUCommandLine: Sendable {
             if let mac = n.mac { dev += ",mac=\(mac)" }
             a += ["-device", dev]
         }
+        if !config.outputPorts.isEmpty {
+            a += ["-device", "virtio-serial-pci,id=vser0"]
+            for (i, p) in config.outputPorts.enumerated() {
+                a += ["-chardev", "file,id=port\(i),path=\(escape(p.path))",
+                      "-device", "virtserialport,bus=vser0.0,chardev=port\(i),name=\(p.name)"]
+            }
+        }
         return a
     }
 
