@@ -27,7 +27,9 @@ extension ContainerService {
         let id = c.id
         let dir = vmDirectory(id)
         let rootfs = rootfsPath(id)
+        var marks: [(String, WallClock)] = [("begin", WallClock.now())]
         let (kernel, initramfs) = try await vmIsolation.bootFiles()
+        marks.append(("boot files", WallClock.now()))
         try FileSystem.makeDirectories(dir, mode: 0o700)
         let disk = dir + "/root.qcow2"
         try mountRootfs(c)
@@ -45,13 +47,11 @@ extension ContainerService {
                 try await BlockingWork.run { try DiskImage().makeRootDisk(at: disk, from: rootfs, virtualSize: size) }
             }
         }
+        marks.append(("root disk", WallClock.now()))
         let initrd = dir + "/initrd.cpio"
         let appendix = try spec.initramfsAppendix()
-        try await BlockingWork.run {
-            var bytes = try FileSystem.read(initramfs)
-            bytes += appendix
-            try FileSystem.writeAtomically(initrd, bytes, mode: 0o600, durable: false)
-        }
+        try await BlockingWork.run { try VMIsolation.writeInitrd(base: initramfs, appendix: appendix, to: initrd) }
+        marks.append(("initrd", WallClock.now()))
         let nano = c.hostConfig.NanoCpus ?? 0
         let vcpus = nano > 0 ? Int((nano + 999_999_999) / 1_000_000_000) : 1
         let memory = c.hostConfig.Memory ?? 0
@@ -68,6 +68,7 @@ extension ContainerService {
         } catch let e as BerthError {
             throw BerthError(e.code, "container \(c.name): \(e.message)")
         }
+        marks.append(("create", WallClock.now()))
         let pump = VMOutputPump(stdoutPath: dir + "/stdout", stderrPath: dir + "/stderr", logPath: logPath(id),
                                 offsetsPath: dir + "/offsets")
         // Attaches that came before start get every byte: they are registered before the pump runs.
@@ -87,6 +88,7 @@ extension ContainerService {
             for (p, fd) in channels { FD.close(fd); p.continuation.resume(returning: nil) }
             throw error
         }
+        marks.append(("boot", WallClock.now()))
         vmIsolation.state.withLock { $0.pumps[id] = pump; $0.exits[id] = nil }
         try? pump.start(fresh: true)
         for (p, fd) in channels {
@@ -110,6 +112,16 @@ extension ContainerService {
             return (t.entries[id]!.container, t.entries[id]!.exitPending)
         }
         if let updated { publish(updated, "start") }
+        if logger.logLevel <= .debug {
+            marks.append(("attach+watch", WallClock.now()))
+            var text = ""
+            for i in 1..<marks.count {
+                let a = marks[i - 1].1, b = marks[i].1
+                let ms = Double(b.seconds - a.seconds) * 1000 + Double(Int(b.nanoseconds) - Int(a.nanoseconds)) / 1e6
+                text += "\(marks[i].0)=\(Int(ms * 10) / 10)ms "
+            }
+            logger.debug("start vm \(id.prefix(12)): \(text)")
+        }
         if exitPending { Task { await self.vmExited(id) } }
     }
 

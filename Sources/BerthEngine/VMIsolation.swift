@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import BerthCore
 import BerthSystem
 import BerthVM
@@ -52,12 +55,38 @@ final class VMIsolation: Sendable {
         let kernel = try GuestKernel.findCloudKernel()
         let path = cacheDirectory + "/initramfs-\(kernel.version).cpio"
         let agent = agentBinary, dir = cacheDirectory
-        try await BlockingWork.run {
-            try FileSystem.makeDirectories(dir, mode: 0o700)
-            try Initramfs.write(to: path, kernel: kernel, agent: agent)
+        // Reused across berthd starts while it is newer than the agent it carries.
+        if !(Self.modificationTime(path).map { $0 >= (Self.modificationTime(agent) ?? .max) } ?? false) {
+            try await BlockingWork.run {
+                try FileSystem.makeDirectories(dir, mode: 0o700)
+                try Initramfs.write(to: path, kernel: kernel, agent: agent)
+            }
         }
         state.withLock { $0.kernel = kernel; $0.initramfs = path }
         return (kernel, path)
+    }
+
+    static func modificationTime(_ path: String) -> Int? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int(st.st_mtim.tv_sec)
+    }
+
+    /// Writes `base` followed by `appendix` to `path` (a container's initramfs: the shared
+    /// one plus its spec), in 1 MiB chunks.
+    static func writeInitrd(base: String, appendix: [UInt8], to path: String) throws {
+        let src = try FD.open(base, O_RDONLY | O_CLOEXEC)
+        defer { FD.close(src) }
+        let dst = try FD.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o600)
+        defer { FD.close(dst) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = try FD.readSome(src, into: buffer, what: "read \(base)")
+            if n == 0 { break }
+            try FD.writeAll(dst, UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+        try FD.writeAll(dst, appendix)
     }
 
     /// The VM's name for a container.
