@@ -102,4 +102,37 @@ struct VMIsolationTests {
             #expect(!FileManager.default.fileExists(atPath: d.root + "/containers/" + id2))
         }
     }
+
+    @Test(.enabled(if: available, "needs qemu-system-x86 and Debian's cloud kernel (scripts/setup)"))
+    func runningVMSurvivesADaemonRestart() throws {
+        try withDaemon { d in
+            #expect(try d.docker("load", "-i", Paths.testImage).status == 0)
+            let run = try d.docker("run", "-d", "--name", "vm5", "--isolation", "vm", "busybox:test", "sh", "-c",
+                                   "echo before; trap 'echo got-term; exit 42' TERM; while true; do sleep 0.2; done")
+            #expect(run.status == 0, "\(run.stderr)")
+            let id = trimmed(run.stdout)
+            let vmName = "c" + String(id.prefix(15))
+            var waited = 0
+            while !(try d.docker("logs", "vm5").stdout.contains("before")) && waited < 600 {
+                usleep(100_000)
+                waited += 1
+            }
+            let qemu = Self.qemuProcesses(mentioning: vmName)
+            #expect(qemu.count == 1)
+            // berthd goes away; QEMU (its own session) keeps the guest running.
+            d.crash()
+            #expect(Self.qemuProcesses(mentioning: vmName) == qemu)
+            try d.start()
+            #expect(trimmed(try d.docker("inspect", "-f", "{{.State.Status}}", "vm5").stdout) == "running")
+            // Re-adopted: stop reaches the guest (the trap runs), output after the restart is logged once.
+            #expect(try d.docker("stop", "-t", "30", "vm5").status == 0)
+            #expect(trimmed(try d.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "vm5").stdout) == "exited 42")
+            let logs = try d.docker("logs", "vm5").stdout
+            #expect(logs.components(separatedBy: "before").count == 2, "\(logs)")
+            #expect(logs.contains("got-term"), "\(logs)")
+            #expect(Self.qemuProcesses(mentioning: vmName).isEmpty)
+            #expect(try d.docker("rm", "vm5").status == 0)
+            #expect(!FileManager.default.fileExists(atPath: d.execRoot + "/vm/" + vmName))
+        }
+    }
 }
