@@ -18,6 +18,13 @@ extension ContainerService {
 
     func vmDirectory(_ id: String) -> String { directory(id) + "/vm" }
 
+    /// What a VM container cannot do yet (its processes are in the guest, not in a cgroup or
+    /// namespaces of the host): a clear error instead of a confusing one.
+    static func rejectVM(_ c: Container, _ operation: String) throws {
+        guard isVMIsolated(c.hostConfig) else { return }
+        throw BerthError.unsupported("\(operation) is not supported for container \(c.name): it runs in its own vm (--isolation vm)")
+    }
+
     /// Start, step by step: mount the overlay and resolve the command, Env, WorkingDir and
     /// User in it; make the root disk from the merged tree on the first start (kept for later
     /// starts: it is the container's writable layer from then on) and unmount; write the

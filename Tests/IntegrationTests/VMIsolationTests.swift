@@ -83,6 +83,8 @@ struct VMIsolationTests {
                 waited += 1
             }
             #expect(try d.docker("logs", "vm3").stdout.contains("up"))
+            let exec = try d.docker("exec", "vm3", "true")
+            #expect(exec.status != 0 && exec.stderr.contains("runs in its own vm"), "\(exec.stderr)")
             let stop = try d.docker("stop", "-t", "30", "vm3")
             #expect(stop.status == 0, "\(stop.stderr)")
             #expect(trimmed(try d.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "vm3").stdout) == "exited 143")
