@@ -76,7 +76,7 @@ hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$work/iso.md" --export
   -n "berth run --rm --isolation vm busybox:test true" "$(q "${BERTH[@]}" run --rm --network none --isolation vm busybox:test true)" \
   -n "raw qemu, same kernel/initramfs/disk/ports" "$(q "${rawiso[@]}")"
 
-out="bench/results/vm-$(date +%Y-%m-%d).md"
+out="bench/results/vm${ISOLATION_ONLY:+-isolation}-$(date +%Y-%m-%d).md"
 mkdir -p bench/results
 accel=$(grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ] && echo kvm || echo tcg)
 {
