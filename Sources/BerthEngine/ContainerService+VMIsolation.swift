@@ -59,13 +59,38 @@ extension ContainerService {
         let appendix = try spec.initramfsAppendix()
         try await BlockingWork.run { try VMIsolation.writeInitrd(base: initramfs, appendix: appendix, to: initrd) }
         marks.append(("initrd", WallClock.now()))
+        // Networks: the addresses (and published ports) the IPAM gives a container; each
+        // endpoint becomes a tap on the network's bridge, configured by the guest's init.
+        if let mode = c.hostConfig.NetworkMode, mode.hasPrefix("container:") {
+            throw BerthError.unsupported("network mode \(mode) is not supported for container \(c.name): it runs in its own vm")
+        }
+        let c = try prepareNetwork(c)
+        var wired = false
+        defer { if !wired { unwireNetwork(c.id) } }
+        _ = update(id) { $0.container.endpoints = c.endpoints; $0.container.ports = c.ports }
+        var interfaces: [VMNetworkInterface] = []
+        var routed = false
+        for (_, e) in orderedEndpoints(c) {
+            let net = try networks.get(e.networkID)
+            guard let bridge = net.bridge, !e.ipv4.isEmpty else { continue }
+            interfaces.append(VMNetworkInterface(tap: e.hostVeth, mac: e.mac, bridge: bridge, address: "\(e.ipv4)/\(e.prefixLength)",
+                                                 gateway: routed || net.internal ? nil : e.gateway))
+            if !net.internal { routed = true }
+        }
+        let resolv = (try? FileSystem.readString(directory(id) + "/resolv.conf")) ?? ""
+        let nameservers = resolv.split(separator: "\n").compactMap { line -> String? in
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            return f.count >= 2 && f[0] == "nameserver" && IPAddress(String(f[1])) != nil && !f[1].contains(":") ? String(f[1]) : nil
+        }
+        marks.append(("network", WallClock.now()))
         let nano = c.hostConfig.NanoCpus ?? 0
         let vcpus = nano > 0 ? Int((nano + 999_999_999) / 1_000_000_000) : 1
         let memory = c.hostConfig.Memory ?? 0
         let name = VMIsolation.vmName(id)
         var config = VMConfig(name: name, vcpus: vcpus, memoryMiB: memory > 0 ? Int(memory >> 20) : 256,
-                              kernel: kernel.image, initrd: initrd, disks: [VMDisk(path: disk)],
+                              kernel: kernel.image, initrd: initrd, disks: [VMDisk(path: disk)], networks: interfaces,
                               kernelArguments: [GuestRunSpec.agentWord])
+        config.nameservers = nameservers
         config.outputPorts = [VMOutputPort(name: GuestRunSpec.stdoutPort, path: dir + "/stdout"),
                               VMOutputPort(name: GuestRunSpec.stderrPort, path: dir + "/stderr")]
         let backend = try await vmIsolation.backend()
@@ -96,6 +121,12 @@ extension ContainerService {
             throw error
         }
         marks.append(("boot", WallClock.now()))
+        wired = true
+        if c.ports?.isEmpty == false {
+            do { try networks.applyFirewall() } catch {
+                logger.error("cannot publish the ports of a vm container", metadata: ["id": "\(id)", "error": "\(error)"])
+            }
+        }
         vmIsolation.state.withLock { $0.pumps[id] = pump; $0.exits[id] = nil }
         try? pump.start(fresh: true)
         for (p, fd) in channels {
@@ -231,6 +262,7 @@ extension ContainerService {
             await pump.finish(exitCode: Int32(code ?? 255))
         }
         if let backend { try? await backend.delete(name) }
+        unwireNetwork(id)
         let (updated, waiters, autoRemove) = table.withLock { t -> (Container?, [Waiter], Bool) in
             guard t.entries[id] != nil else { return (nil, [], false) }
             var s = t.entries[id]!.container.state

@@ -137,4 +137,32 @@ struct VMIsolationTests {
             #expect(!FileManager.default.fileExists(atPath: d.execRoot + "/vm/" + vmName))
         }
     }
+
+    @Test(.enabled(if: available, "needs qemu-system-x86 and Debian's cloud kernel (scripts/setup)"))
+    func vmContainerJoinsAUserNetwork() throws {
+        try withDaemon { d in
+            #expect(try d.docker("load", "-i", Paths.testImage).status == 0)
+            #expect(try d.docker("network", "create", "--subnet", "10.231.7.0/24", "vmnet").status == 0)
+            let run = try d.docker("run", "-d", "--name", "vmweb", "--network", "vmnet", "--ip", "10.231.7.9", "--isolation", "vm",
+                                   "busybox:test", "sh", "-c", "ip -4 -o addr show eth0; ping -c 1 -W 5 10.231.7.1 >/dev/null && echo gateway-ok; exec sleep 1000")
+            #expect(run.status == 0, "\(run.stderr)")
+            var waited = 0
+            while !(try d.docker("logs", "vmweb").stdout.contains("gateway-ok")) && waited < 600 {
+                usleep(100_000)
+                waited += 1
+            }
+            let logs = try d.docker("logs", "vmweb").stdout
+            #expect(logs.contains("inet 10.231.7.9/24"), "\(logs)")
+            #expect(logs.contains("gateway-ok"), "\(logs)")
+            // A container on the same network reaches the VM container by name (embedded DNS).
+            let ping = try d.docker("run", "--rm", "--network", "vmnet", "busybox:test", "ping", "-c", "1", "-W", "5", "vmweb")
+            #expect(ping.status == 0, "\(ping.stdout) \(ping.stderr)")
+            #expect(ping.stdout.contains("10.231.7.9"), "\(ping.stdout)")
+            #expect(try d.docker("rm", "-f", "vmweb").status == 0)
+            // The address is free again.
+            let again = try d.docker("run", "--rm", "--network", "vmnet", "--ip", "10.231.7.9", "busybox:test", "true")
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(try d.docker("network", "rm", "vmnet").status == 0)
+        }
+    }
 }
