@@ -188,7 +188,9 @@ extension ContainerService {
                 _ = try? await backend.kill(name)
                 return
             }
-            while table.withLock({ $0.entries[id]?.container.state.isRunning ?? false }),
+            // Only this run of the container: a restart (by policy) is a new boot.
+            let startedAt = table.withLock { $0.entries[id]?.container.state.startedAt }
+            while table.withLock({ t in t.entries[id].map { $0.container.state.isRunning && $0.container.state.startedAt == startedAt } ?? false }),
                   let qmp = try? await backend.qmp(name) {
                 _ = try? await qmp.execute("system_powerdown")
                 try? await Task.sleep(nanoseconds: UInt64(QEMUBackend.repressInterval * 1e9))
