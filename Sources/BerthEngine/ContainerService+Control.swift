@@ -180,7 +180,7 @@ extension ContainerService {
         let c = try get(ref)
         let channel: MonitorConnection.Channel?
         if c.state.isRunning && table.withLock({ $0.entries[c.id]?.busy != "starting" }) && Self.isVMIsolated(c.hostConfig) {
-            channel = try await attachVM(c.id, stdout: stdout, stderr: stderr)
+            channel = try await attachVM(c.id, stdin: stdin, stdout: stdout, stderr: stderr)
         } else if c.state.isRunning && table.withLock({ $0.entries[c.id]?.busy != "starting" }) {
             channel = try await MonitorConnection.attach(path: attachSocket(c.id), stdin: stdin, stdout: stdout, stderr: stderr)
         } else {

@@ -40,7 +40,7 @@ extension ContainerService {
         try FileSystem.makeDirectories(dir, mode: 0o700)
         let disk = dir + "/root.qcow2"
         try mountRootfs(c)
-        let spec: GuestRunSpec
+        var spec: GuestRunSpec
         do {
             defer { try? Mounts.unmount(rootfs, detach: true) }
             let builder = ContainerSpecBuilder(container: c, rootfs: rootfs, directory: directory(id), defaultSeccomp: nil, tiniPath: nil)
@@ -49,6 +49,7 @@ extension ContainerService {
             spec = GuestRunSpec(args: [c.path] + c.args, env: builder.environment(hostname: hostname),
                                 cwd: (c.config.WorkingDir ?? "").isEmpty ? "/" : c.config.WorkingDir!,
                                 uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, hostname: hostname)
+            spec.stdin = c.config.OpenStdin ?? false
             if !FileSystem.exists(disk) {
                 let size = UInt64(1) << 30
                 try await BlockingWork.run { try DiskImage().makeRootDisk(at: disk, from: rootfs, virtualSize: size) }
@@ -91,6 +92,8 @@ extension ContainerService {
                               kernel: kernel.image, initrd: initrd, disks: [VMDisk(path: disk)], networks: interfaces,
                               kernelArguments: [GuestRunSpec.agentWord])
         config.nameservers = nameservers
+        let stdinSocket = vmIsolation.backendRoot + "/" + name + "/stdin.sock"
+        if spec.stdin { config.inputPorts = [VMInputPort(name: GuestRunSpec.stdinPort, socket: stdinSocket)] }
         config.outputPorts = [VMOutputPort(name: GuestRunSpec.stdoutPort, path: dir + "/stdout"),
                               VMOutputPort(name: GuestRunSpec.stderrPort, path: dir + "/stderr")]
         let backend = try await vmIsolation.backend()
@@ -111,7 +114,11 @@ extension ContainerService {
         }
         var channels: [(PendingAttach, Int32)] = []
         for p in pending {
-            if let fd = try? pump.attach(stdout: p.stdout, stderr: p.stderr) { channels.append((p, fd)) } else { p.continuation.resume(returning: nil) }
+            if let fd = try? pump.attach(stdout: p.stdout, stderr: p.stderr, stdin: p.stdin && spec.stdin) {
+                channels.append((p, fd))
+            } else {
+                p.continuation.resume(returning: nil)
+            }
         }
         do {
             try await backend.start(name)
@@ -121,6 +128,14 @@ extension ContainerService {
             throw error
         }
         marks.append(("boot", WallClock.now()))
+        if spec.stdin {
+            // QEMU listens from its start on; nothing is read before the guest opens the port.
+            if let fd = try? UnixSocket.connect(stdinSocket) {
+                pump.setStdin(fd, once: c.config.StdinOnce ?? false)
+            } else {
+                logger.error("cannot connect to the stdin of a vm container", metadata: ["id": "\(id)"])
+            }
+        }
         wired = true
         if c.ports?.isEmpty == false {
             do { try networks.applyFirewall() } catch {
@@ -199,11 +214,12 @@ extension ContainerService {
     }
 
     /// An attach to a running VM container: a stream of its output from now on.
-    func attachVM(_ id: String, stdout: Bool, stderr: Bool) async throws -> MonitorConnection.Channel {
+    func attachVM(_ id: String, stdin: Bool, stdout: Bool, stderr: Bool) async throws -> MonitorConnection.Channel {
         guard let pump = vmIsolation.state.withLock({ $0.pumps[id] }) else {
             throw BerthError.conflict("Container \(id) is not running")
         }
-        return try await MonitorConnection.adopt(fd: try pump.attach(stdout: stdout, stderr: stderr))
+        let openStdin = (try? get(id))?.config.OpenStdin ?? false
+        return try await MonitorConnection.adopt(fd: try pump.attach(stdout: stdout, stderr: stderr, stdin: stdin && openStdin))
     }
 
     /// After a berthd restart: VM containers recorded as running are re-adopted when their

@@ -26,6 +26,11 @@ final class VMOutputPump: Sendable {
         var clients: [Client] = []
         var finishing = false
         var exitCode: Int32 = 0
+        /// The connection to the VM's stdin port (QEMU's socket), once made; -1 after it was
+        /// closed (the guest then reads EOF).
+        var stdinFD: Int32?
+        /// Close stdin when the first stdin client ends (`StdinOnce`, `docker run -i`).
+        var stdinOnce = false
     }
 
     let stdoutPath: String
@@ -44,11 +49,64 @@ final class VMOutputPump: Sendable {
     }
 
     /// A connected stream socket that receives frames of the streams asked for; the caller
-    /// owns the returned end.
-    func attach(stdout: Bool, stderr: Bool) throws -> Int32 {
+    /// owns the returned end. With `stdin`, the client's stdin frames go to the VM's stdin
+    /// port (a thread of its own reads them).
+    func attach(stdout: Bool, stderr: Bool, stdin: Bool = false) throws -> Int32 {
         let (mine, theirs) = try FD.socketPair(seqpacket: false)
         state.withLock { $0.clients.append(Client(fd: mine, stdout: stdout, stderr: stderr)) }
+        if stdin {
+            let reader = dup(mine)
+            if reader >= 0 {
+                let me = self
+                Task.detached { _ = try? await BlockingWork.run { me.forwardStdin(from: reader) } }
+            }
+        }
         return theirs
+    }
+
+    /// The VM's stdin port is connected: `fd` (owned from now on).
+    func setStdin(_ fd: Int32, once: Bool) {
+        state.withLock { $0.stdinFD = fd; $0.stdinOnce = once }
+    }
+
+    /// Ends stdin: the guest reads EOF after what was sent. A half-close, not a close: QEMU
+    /// reads the socket only while the guest takes input, and a hang-up (both directions
+    /// closed) would make it drop what it has not read yet. `final`: close the descriptor (the
+    /// VM is gone).
+    func closeStdin(final: Bool = false) {
+        let fd = state.withLock { s -> Int32? in
+            guard let fd = s.stdinFD, fd >= 0 else { return nil }
+            if final { s.stdinFD = -1 }
+            return fd
+        }
+        guard let fd else { return }
+        if final { FD.close(fd) } else { _ = shutdown(fd, Int32(SHUT_WR)) }
+    }
+
+    /// Reads a client's frames: stdin bytes go to the stdin port (waiting for it to be
+    /// connected), its end (stdin closed frame or disconnect) closes stdin with `StdinOnce`.
+    private func forwardStdin(from fd: Int32) {
+        defer { FD.close(fd) }
+        var decoder = AttachFrameDecoder()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        loop: while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            decoder.append(buffer[0..<n])
+            while let frame = try? decoder.next() {
+                if frame.kind == AttachProtocol.Kind.stdinClosed { break loop }
+                guard frame.kind == AttachProtocol.Kind.stdin, !frame.payload.isEmpty else { continue }
+                var waited = 0
+                while state.withLock({ $0.stdinFD == nil }) && waited < 3000 {
+                    usleep(10_000)
+                    waited += 1
+                }
+                guard let target = state.withLock({ $0.stdinFD }), target >= 0 else { continue }
+                if !Self.sendAll(target, frame.payload[...]) { break loop }
+            }
+        }
+        if state.withLock({ $0.stdinOnce }) { closeStdin() }
     }
 
     /// Starts the pump thread, continuing from the saved offsets (`fresh`: from 0, a new boot
@@ -104,6 +162,7 @@ final class VMOutputPump: Sendable {
             _ = Self.sendAll(client.fd, frame[...])
             FD.close(client.fd)
         }
+        closeStdin(final: true)
         done.fulfill(Int(code))
     }
 

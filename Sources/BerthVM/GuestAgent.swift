@@ -77,13 +77,23 @@ public enum GuestAgent {
             say(err, "cannot prepare the root disk: \((error as? BerthError)?.message ?? "\(error)")")
             return 125
         }
-        let null = (try? FD.open("/dev/null", O_RDONLY | O_CLOEXEC)) ?? -1
+        var input = (try? FD.open("/dev/null", O_RDONLY | O_CLOEXEC)) ?? -1
+        if spec.stdin {
+            guard let path = findPorts([GuestRunSpec.stdinPort])[GuestRunSpec.stdinPort],
+                  let fd = try? FD.open(path, O_RDONLY | O_CLOEXEC) else {
+                say(err, "no virtio-serial port \(GuestRunSpec.stdinPort)")
+                return 125
+            }
+            waitForHost(fd)
+            FD.close(input)
+            input = fd
+        }
         let pid: pid_t
         do { pid = try ProcessControl.fork() } catch {
             say(err, "cannot fork: \(error)")
             return 125
         }
-        if pid == 0 { child(spec, stdin: null, stdout: out, stderr: err) }
+        if pid == 0 { child(spec, stdin: input, stdout: out, stderr: err) }
         _ = try? FileSystem.writeAtomically("/run/berth-cmd.pid", Array("\(pid)\n".utf8), mode: 0o644, durable: false)
         // PID 1 reaps everything; the command's own status is the one that counts.
         while true {
@@ -153,6 +163,19 @@ public enum GuestAgent {
             if f.count >= 6, UInt32(f[2]) == uid { return f[5].isEmpty ? "/" : String(f[5]) }
         }
         return "/"
+    }
+
+    /// Waits (up to 10 s) until the host end of an input port is connected: before that a
+    /// read returns EOF at once (the port reports POLLHUP).
+    static func waitForHost(_ fd: Int32) {
+        var rounds = 0
+        while rounds < 1000 {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&p, 1, 0)
+            if p.revents & Int16(POLLHUP) == 0 { return }
+            usleep(10_000)
+            rounds += 1
+        }
     }
 
     /// `/dev/vportNpM` of each named virtio-serial port, waiting up to 5 s for the driver to

@@ -19,6 +19,8 @@ public struct GuestRunSpec: Sendable, Codable, Equatable {
     public var additionalGids: [UInt32]
     /// The guest's hostname, if any.
     public var hostname: String?
+    /// Whether stdin comes from the `berth.stdin` port (`-i`); else /dev/null.
+    public var stdin: Bool = false
 
     public init(args: [String], env: [String], cwd: String = "/", uid: UInt32 = 0, gid: UInt32 = 0,
                 additionalGids: [UInt32] = [], hostname: String? = nil) {
@@ -37,6 +39,8 @@ public struct GuestRunSpec: Sendable, Codable, Equatable {
     /// (`/sys/class/virtio-ports/*/name` in the guest).
     public static let stdoutPort = "berth.stdout"
     public static let stderrPort = "berth.stderr"
+    /// The port carrying the command's stdin (host → guest), with `stdin`.
+    public static let stdinPort = "berth.stdin"
     /// Where the agent is in the initramfs (`GuestInit` execs it with `berth.agent=1`).
     public static let agentPath = "/sbin/berth-vm-agent"
     /// The kernel command line word that makes `/init` hand over to the agent.

@@ -33,6 +33,9 @@ public struct VMConfig: Sendable, Codable, Equatable {
     /// virtio-serial ports whose guest output QEMU writes to files (`--isolation vm`: the
     /// command's stdout and stderr, see `GuestAgent`).
     public var outputPorts: [VMOutputPort] = []
+    /// virtio-serial ports fed from a unix socket QEMU listens on (`--isolation vm -i`: the
+    /// command's stdin; the guest reads EOF when the host's connection closes).
+    public var inputPorts: [VMInputPort] = []
 
     public init(name: String, vcpus: Int = 1, memoryMiB: Int = 256, kernel: String, initrd: String? = nil,
                 disks: [VMDisk] = [], networks: [VMNetworkInterface] = [], kernelArguments: [String] = [],
@@ -67,6 +70,17 @@ public struct VMOutputPort: Sendable, Codable, Equatable {
     public init(name: String, path: String) {
         self.name = name
         self.path = path
+    }
+}
+
+/// A virtio-serial port whose guest input comes from whoever connects to the unix socket
+/// `socket` (QEMU serves it: server, no wait; one client at a time).
+public struct VMInputPort: Sendable, Codable, Equatable {
+    public var name: String
+    public var socket: String
+    public init(name: String, socket: String) {
+        self.name = name
+        self.socket = socket
     }
 }
 
@@ -116,7 +130,7 @@ public struct VMNetworkInterface: Sendable, Codable, Equatable {
 
 extension VMConfig {
     enum CodingKeys: String, CodingKey {
-        case name, vcpus, memoryMiB, kernel, initrd, disks, networks, kernelArguments, nameservers, hostname, command, outputPorts
+        case name, vcpus, memoryMiB, kernel, initrd, disks, networks, kernelArguments, nameservers, hostname, command, outputPorts, inputPorts
     }
 
     /// Decodes a config written by this or an older Berth: fields added later are optional
@@ -135,6 +149,7 @@ extension VMConfig {
                   command: try c.decodeIfPresent([String].self, forKey: .command))
         nameservers = try c.decodeIfPresent([String].self, forKey: .nameservers) ?? []
         outputPorts = try c.decodeIfPresent([VMOutputPort].self, forKey: .outputPorts) ?? []
+        inputPorts = try c.decodeIfPresent([VMInputPort].self, forKey: .inputPorts) ?? []
     }
 
     /// Checks what can be checked without touching files: the name, vCPUs against
@@ -189,6 +204,11 @@ extension VMConfig {
         for p in outputPorts {
             guard !p.name.isEmpty, p.name.utf8.count <= 64, !p.name.contains(","), !p.path.isEmpty else {
                 throw BerthError.invalid("vm \(name): invalid output port \"\(p.name)\"")
+            }
+        }
+        for p in inputPorts {
+            guard !p.name.isEmpty, p.name.utf8.count <= 64, !p.name.contains(","), !p.socket.isEmpty, p.socket.utf8.count <= 107 else {
+                throw BerthError.invalid("vm \(name): invalid input port \"\(p.name)\"")
             }
         }
         let line = GuestInit.kernelCommandLine(for: self)

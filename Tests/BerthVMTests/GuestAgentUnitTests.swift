@@ -33,6 +33,11 @@ struct GuestAgentUnitTests {
         #expect(joined.contains("-chardev file,id=port0,path=/s/out,,x -device virtserialport,bus=vser0.0,chardev=port0,name=berth.stdout"))
         #expect(joined.contains("-chardev file,id=port1,path=/s/err -device virtserialport,bus=vser0.0,chardev=port1,name=berth.stderr"))
         #expect(GuestInit.kernelCommandLine(for: config).hasSuffix(" berth.agent=1"))
+        config.inputPorts = [VMInputPort(name: "berth.stdin", socket: "/s/in.sock")]
+        let withInput = QEMUCommandLine(binary: "qemu", accelerator: .tcg, firmware: nil)
+            .arguments(for: config, paths: .init(qmpSocket: "/s/q", consoleSocket: "/s/c", consoleLog: "/s/l")).joined(separator: " ")
+        #expect(withInput.contains("-chardev socket,id=input0,path=/s/in.sock,server=on,wait=off -device virtserialport,bus=vser0.0,chardev=input0,name=berth.stdin"))
+        #expect(withInput.components(separatedBy: "virtio-serial-pci").count == 2)
         // Old configs (no ports) still decode, and the ports survive a round trip.
         var e = BerthJSONEncoder()
         e.options = []

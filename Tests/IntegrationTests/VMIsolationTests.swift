@@ -165,4 +165,15 @@ struct VMIsolationTests {
             #expect(try d.docker("network", "rm", "vmnet").status == 0)
         }
     }
+
+    @Test(.enabled(if: available, "needs qemu-system-x86 and Debian's cloud kernel (scripts/setup)"))
+    func stdinReachesTheGuestAndEnds() throws {
+        try withDaemon { d in
+            #expect(try d.docker("load", "-i", Paths.testImage).status == 0)
+            let r = try d.docker("run", "--rm", "-i", "--isolation", "vm", "busybox:test", "sh", "-c", "read x; echo got=$x; cat; echo eof",
+                                 stdin: Data("hello\nmore lines\n".utf8))
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout == "got=hello\nmore lines\neof\n", "\(r.stdout)")
+        }
+    }
 }
