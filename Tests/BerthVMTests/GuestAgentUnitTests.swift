@@ -37,7 +37,7 @@ struct GuestAgentUnitTests {
         let withInput = QEMUCommandLine(binary: "qemu", accelerator: .tcg, firmware: nil)
             .arguments(for: config, paths: .init(qmpSocket: "/s/q", consoleSocket: "/s/c", consoleLog: "/s/l")).joined(separator: " ")
         #expect(withInput.contains("-chardev socket,id=input0,path=/s/in.sock,server=on,wait=off -device virtserialport,bus=vser0.0,chardev=input0,name=berth.stdin"))
-        #expect(withInput.components(separatedBy: "virtio-serial-pci").count == 2)
+        #expect(withInput.ranges(of: "virtio-serial-pci").count == 1)
         // Old configs (no ports) still decode, and the ports survive a round trip.
         var e = BerthJSONEncoder()
         e.options = []
