@@ -26,6 +26,7 @@ let package = Package(
         .executable(name: "berth", targets: ["berth"]),
         .executable(name: "berth-fuzz", targets: ["berth-fuzz"]),
         .executable(name: "berth-registry", targets: ["berth-registry"]),
+        .executable(name: "berth-vm-agent", targets: ["berth-vm-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -98,6 +99,11 @@ let package = Package(
                 exclude: ["README.md"]),
         // Developer tool over BerthVM (bench/vm.sh, manual boots); `berth vm` is the real UI.
         .executableTarget(name: "berth-vm", dependencies: ["BerthVM", "BerthSystem", "BerthCore"]),
+        // The guest agent of `--isolation vm` (PID 1 in the container's VM). Fully static
+        // (glibc too): the guest's root disk is the image's, which may have no libc at all.
+        .executableTarget(name: "berth-vm-agent", dependencies: ["BerthVM"],
+                          swiftSettings: [.unsafeFlags(["-Osize"])],
+                          linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--gc-sections", "-Xlinker", "-s"])]),
         // The daemon's services (actors). Knows nothing of HTTP.
         .target(name: "BerthEngine", dependencies: [
             "BerthCore", "BerthSystem", "BerthOCI", "BerthArchive", "BerthImage", "BerthRuntime", "BerthNetwork", "BerthBuild", "BerthRegistry", "BerthVM",

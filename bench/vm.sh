@@ -4,14 +4,30 @@
 # same qemu-system-x86_64 argv run raw (without -S). Both end when the guest powers off after
 # printing its exit status, so each run is boot + command + shutdown. A third line boots the
 # kernel and initramfs alone (no disk, `berth.root=none`).
+# Then `--isolation vm`: `berth run --rm --isolation vm busybox:test true` through a private
+# berthd (create, root disk from the image, initramfs + spec, boot, agent, exit, rm) vs the
+# same QEMU argv (kernel, that container's initramfs and root disk, the two virtio-serial
+# ports) run raw. ISOLATION_ONLY=1 skips the first table; BUILD=.build/debug uses debug binaries.
 # Results: bench/results/vm-<date>.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-20}
-BIN=${BIN:-.build/release/berth-vm}
+BUILD=${BUILD:-.build/release}
+BIN=${BIN:-$BUILD/berth-vm}
 [ -x "$BIN" ] || swift build -c release --product berth-vm
 work=$(mktemp -d /tmp/berth-vm-bench-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+berthd_pid=
+exec_root=/run/berth/vmbench-$$
+cleanup() {
+  if [ -n "$berthd_pid" ]; then
+    ids=$("$BUILD/berth" -H "unix://$work/berth.sock" ps -aq 2>/dev/null || true)
+    [ -n "$ids" ] && "$BUILD/berth" -H "unix://$work/berth.sock" rm -f $ids >/dev/null 2>&1 || true
+    kill "$berthd_pid" 2>/dev/null && wait "$berthd_pid" 2>/dev/null || true
+  fi
+  grep -o " $work[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$work" "$exec_root"
+}
+trap cleanup EXIT
 
 # A busybox tree → 1 GiB root disk; Berth's initramfs.
 mkdir -p "$work/tree/bin" "$work/tree/sbin" "$work/tree/etc" "$work/tree/proc" "$work/tree/sys" "$work/tree/dev"
@@ -26,13 +42,41 @@ mapfile -t rawnodisk < <("$BIN" argv --initrd "$work/initrd.cpio" --state "$work
 mkdir -p "$work/state"
 q() { printf '%q ' "$@"; }
 
+if [ -z "${ISOLATION_ONLY:-}" ]; then
 hyperfine -N --warmup 2 --runs "$RUNS" --export-markdown "$work/vm.md" --export-json "$work/vm.json" \
   --prepare "rm -f $work/state/raw-console.log" \
   -n "berth-vm run (QEMUBackend)" "$(q "$BIN" run "${opts[@]}" -- true)" \
   -n "raw qemu-system-x86_64, same argv" "$(q "${raw[@]}")" \
   -n "raw qemu, kernel + initramfs only" "$(q "${rawnodisk[@]}")"
+fi
 
-out="bench/results/vm-$(date +%Y-%m-%d).md"
+# --isolation vm through berthd vs the same QEMU argv raw.
+for b in berthd berth berth-init berth-vm-agent; do [ -x "$BUILD/$b" ] || swift build -c release; done
+[ -f .build/test-image/busybox-test.tar ] || scripts/make-test-image
+"$BUILD/berthd" --root "$work/berth" -H "unix://$work/berth.sock" --pidfile "$work/berthd.pid" --bridge none \
+  --exec-root "$exec_root" --init-binary "$BUILD/berth-init" --config-file /dev/null/none >"$work/berthd.log" 2>&1 & berthd_pid=$!
+for _ in $(seq 100); do "$BUILD/berth" -H "unix://$work/berth.sock" version >/dev/null 2>&1 && break; sleep 0.2; done
+BERTH=("$BUILD/berth" -H "unix://$work/berth.sock")
+"${BERTH[@]}" load -q -i .build/test-image/busybox-test.tar >/dev/null
+# One container kept to copy its initramfs (shared one + spec) and root disk for the raw run.
+"${BERTH[@]}" run --name keep --network none --isolation vm busybox:test true
+cdir="$work/berth/containers/$("${BERTH[@]}" inspect -f '{{.Id}}' keep)/vm"
+cp "$cdir/initrd.cpio" "$work/iso-initrd.cpio"; cp "$cdir/root.qcow2" "$work/iso-root.qcow2"
+kernel=$(ls /boot/vmlinuz-*-cloud-amd64 | sort -V | tail -1)
+accel_opt=$(grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ] && echo "-accel kvm -cpu host" || echo "-accel tcg -cpu max")
+bios=(); [ -f /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom)
+rawiso=(qemu-system-x86_64 -machine q35 $accel_opt -smp 1 -m 256M -nodefaults -no-user-config -nographic -no-reboot "${bios[@]}"
+  -chardev "file,id=console,path=$work/iso-console.log" -serial chardev:console
+  -kernel "$kernel" -initrd "$work/iso-initrd.cpio" -append "console=ttyS0 panic=-1 quiet berth.root=/dev/vda berth.agent=1"
+  -drive "file=$work/iso-root.qcow2,if=none,id=disk0,format=qcow2,discard=unmap" -device virtio-blk-pci,drive=disk0
+  -device virtio-serial-pci,id=vser0
+  -chardev "file,id=port0,path=$work/iso-out" -device virtserialport,bus=vser0.0,chardev=port0,name=berth.stdout
+  -chardev "file,id=port1,path=$work/iso-err" -device virtserialport,bus=vser0.0,chardev=port1,name=berth.stderr)
+hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$work/iso.md" --export-json "$work/iso.json" \
+  -n "berth run --rm --isolation vm busybox:test true" "$(q "${BERTH[@]}" run --rm --network none --isolation vm busybox:test true)" \
+  -n "raw qemu, same kernel/initramfs/disk/ports" "$(q "${rawiso[@]}")"
+
+out="bench/results/vm${ISOLATION_ONLY:+-isolation}-$(date +%Y-%m-%d).md"
 mkdir -p bench/results
 accel=$(grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ] && echo kvm || echo tcg)
 {
@@ -41,14 +85,19 @@ echo
 echo "Machine: $(nproc) cores, host kernel $(uname -r), accelerator $accel, $(qemu-system-x86_64 --version | head -1)."
 echo "Guest: $(basename "$(ls /boot/vmlinuz-*-cloud-amd64 | sort -V | tail -1)"), q35, qboot, 1 vCPU, 256 MiB."
 echo "Each run: boot, \`true\` in the root disk, BERTH_GUEST_EXIT=0, poweroff, qemu exits. hyperfine -N, $RUNS runs."
-echo
-cat "$work/vm.md"
-echo
-python3 - "$work/vm.json" <<'PY'
+echo "Binaries: $BUILD."
+for t in vm iso; do
+  [ -f "$work/$t.json" ] || continue
+  echo
+  [ $t = iso ] && echo "\`--isolation vm\`: the berth CLI → berthd (root disk from the image's rootfs on every run, initramfs + spec, boot, Swift agent runs \`true\`, poweroff, json log, rm) vs the raw QEMU argv with that container's files." && echo
+  cat "$work/$t.md"
+  echo
+  python3 - "$work/$t.json" <<'PY'
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
     print(f"- {r['command']}: median {r['median']*1000:.1f} ms")
 PY
+done
 } > "$out"
 echo "bench: wrote $out"
 cat "$out"

@@ -11,6 +11,7 @@ extension ContainerService {
     /// Signals a running container's init (checked against its start time, so a recycled pid is
     /// never signalled).
     func signal(_ id: String, _ sig: Int32) throws {
+        if let c = try? get(id), Self.isVMIsolated(c.hostConfig) { return try signalVM(id, sig) }
         let runtime = StateStore(root: runtimeRoot)
         guard let r = try? runtime.record(id), runtime.exit(id) == nil,
               StateStore.isAlive(pid: r.pid, startTime: r.pidStartTime) else {
@@ -178,7 +179,9 @@ extension ContainerService {
                        body: @escaping @Sendable (AttachConnection?) async throws -> Void) async throws {
         let c = try get(ref)
         let channel: MonitorConnection.Channel?
-        if c.state.isRunning && table.withLock({ $0.entries[c.id]?.busy != "starting" }) {
+        if c.state.isRunning && table.withLock({ $0.entries[c.id]?.busy != "starting" }) && Self.isVMIsolated(c.hostConfig) {
+            channel = try await attachVM(c.id, stdin: stdin, stdout: stdout, stderr: stderr)
+        } else if c.state.isRunning && table.withLock({ $0.entries[c.id]?.busy != "starting" }) {
             channel = try await MonitorConnection.attach(path: attachSocket(c.id), stdin: stdin, stdout: stdout, stderr: stderr)
         } else {
             channel = try await withCheckedThrowingContinuation { (k: CheckedContinuation<MonitorConnection.Channel?, any Error>) in

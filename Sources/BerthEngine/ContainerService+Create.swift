@@ -248,10 +248,10 @@ extension ContainerService {
         if let u = h.UsernsMode, !u.isEmpty, u != "host" {
             throw BerthError.unsupported("user namespace mode \"\(u)\" is not supported")
         }
-        if let i = h.Isolation, !i.isEmpty, i != "default" {
-            throw BerthError.unsupported("isolation \"\(i)\" is not supported yet")
+        if let i = h.Isolation, !i.isEmpty, i != "default", i.lowercased() != "vm" {
+            throw BerthError.unsupported("isolation \"\(i)\" is not supported (default or vm)")
         }
-        if let r = h.Runtime, !r.isEmpty, r != "berth", r != "runc" {
+        if let r = h.Runtime, !r.isEmpty, r != "berth", r != "runc", r != "berth-vm" {
             throw BerthError.invalid("unknown or invalid runtime name: \(r)")
         }
         if let lc = h.LogConfig, !lc.Type.isEmpty, lc.Type != "json-file", lc.Type != "none", lc.Type != "local" {

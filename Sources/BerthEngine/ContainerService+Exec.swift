@@ -20,6 +20,7 @@ extension ContainerService {
                 throw BerthError.conflict("container \(c.id) is not running")
             }
             if c.state.status == .paused { throw BerthError.conflict("container \(c.id) is paused, unpause the container before exec") }
+            try Self.rejectVM(c, "exec")
             t.execs[execID] = ExecInstance(id: execID, containerID: id, config: settings)
             t.entries[id]!.execIDs.append(execID)
             return c

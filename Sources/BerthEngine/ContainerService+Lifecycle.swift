@@ -22,6 +22,7 @@ extension ContainerService {
         let c = try get(ref)
         guard c.state.isRunning else { throw BerthError.conflict("Container \(c.id) is not running") }
         guard c.state.status != .paused else { throw BerthError.conflict("Container \(c.id) is already paused") }
+        try Self.rejectVM(c, "pause")
         let cg = try cgroup(c)
         try await BlockingWork.run { try cg.freeze() }
         let updated = update(c.id) { e in
@@ -85,6 +86,7 @@ extension ContainerService {
     public func top(_ ref: String, psArgs: String?) async throws -> (titles: [String], processes: [[String]]) {
         let c = try get(ref)
         guard c.state.isRunning else { throw BerthError.conflict("Container \(c.id) is not running") }
+        try Self.rejectVM(c, "top")
         let args = (psArgs ?? "").isEmpty ? ["-ef"] : (psArgs ?? "").split(separator: " ").map(String.init)
         // ps runs without a shell: the arguments are passed as they are.
         let pids = Set(try cgroup(c).processes())

@@ -33,7 +33,7 @@ extension ContainerService {
         guard let c else { return .alreadyRunning }
         let id = c.id
         do {
-            try await launch(c)
+            if Self.isVMIsolated(c.hostConfig) { try await launchVM(c) } else { try await launch(c) }
         } catch {
             let message = (error as? BerthError)?.message ?? "\(error)"
             let code = Self.startFailureCode(message)

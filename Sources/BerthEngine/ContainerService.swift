@@ -39,6 +39,8 @@ public final class ContainerService: Sendable {
     let execConnections = Mutex<[String: AttachConnection]>([:])
     /// Docker's default seccomp profile converted for the default capabilities, made once.
     let defaultSeccomp: RuntimeSpec.Seccomp?
+    /// `--isolation vm` containers: the QEMU backend, boot files and output pumps.
+    let vmIsolation: VMIsolation
 
     struct PendingAttach {
         var token: Int
@@ -85,6 +87,7 @@ public final class ContainerService: Sendable {
         self.networks = networks
         self.events = events
         self.logger = logger
+        vmIsolation = VMIsolation(root: root, execRoot: execRoot, initBinary: initBinary)
         defaultSeccomp = try? DockerSeccompProfile.default.ociConfig(capabilities: SecurityDefaults.capabilities)
         try FileSystem.makeDirectories(self.root, mode: 0o710)
         try FileSystem.makeDirectories(runtimeRoot, mode: 0o711)
@@ -171,6 +174,7 @@ public final class ContainerService: Sendable {
         let store = StateStore(root: runtimeRoot)
         var adopt: [String] = []
         var exitedMeanwhile: [String] = []
+        var vmRunning: [String] = []
         for id in (try? FileSystem.list(root)) ?? [] {
             guard let bytes = try? FileSystem.read(recordPath(id)),
                   var c = try? BerthJSONDecoder().decode(Container.self, from: bytes) else {
@@ -184,7 +188,9 @@ public final class ContainerService: Sendable {
             if c.state.isRunning {
                 // Its volumes stay mounted for it either way; the exit path releases them.
                 for m in c.mounts where m.type == "volume" { if let n = m.name { volumes.adopt(n, for: id) } }
-                if let r = try? store.record(id), store.exit(id) == nil, StateStore.isAlive(pid: r.pid, startTime: r.pidStartTime) {
+                if Self.isVMIsolated(c.hostConfig) {
+                    vmRunning.append(id)
+                } else if let r = try? store.record(id), store.exit(id) == nil, StateStore.isAlive(pid: r.pid, startTime: r.pidStartTime) {
                     adopt.append(id)
                 } else {
                     exitedMeanwhile.append(id)
@@ -207,6 +213,7 @@ public final class ContainerService: Sendable {
             }
         }
         for id in exitedMeanwhile { monitorClosed(id) }
+        restoreVMs(vmRunning)
     }
 
     // MARK: names and ids

@@ -9,12 +9,13 @@ import BerthSystem
 ///
 /// Output is split at newlines; a line longer than 16 KiB is written in 16 KiB pieces without
 /// the trailing newline (Docker's partial messages), and whatever is left at EOF is written as is.
-final class JSONFileLog {
+public final class JSONFileLog {
     static let maxLine = 16 * 1024
     let fd: Int32
     private var pending: [String: [UInt8]] = [:]
 
-    init(path: String) throws {
+    /// Opens (or creates) the log for appending.
+    public init(path: String) throws {
         fd = try FD.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
     }
 
@@ -24,7 +25,7 @@ final class JSONFileLog {
     deinit { FD.close(fd) }
 
     /// Adds output of a stream (`stdout` / `stderr`).
-    func append(_ bytes: ArraySlice<UInt8>, stream: String) {
+    public func append(_ bytes: ArraySlice<UInt8>, stream: String) {
         var buf = pending[stream] ?? []
         buf.append(contentsOf: bytes)
         var start = 0
@@ -43,7 +44,7 @@ final class JSONFileLog {
     }
 
     /// Writes what is left of every stream (at EOF).
-    func flush() {
+    public func flush() {
         for (stream, buf) in pending where !buf.isEmpty { write(buf[...], stream: stream) }
         pending = [:]
     }

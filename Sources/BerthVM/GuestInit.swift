@@ -12,6 +12,8 @@
 ///   command that ignores it keeps the VM up until the backend's stop timeout kills it.
 /// - without: `switch_root` to the root disk's `/sbin/init`; the power button is then the
 ///   guest's business.
+/// - with `berth.agent=1` and `/sbin/berth-vm-agent` in the initramfs: starts acpid and
+///   `exec`s the agent (`GuestAgent`, `--isolation vm`), which runs `/berth/spec.json`.
 /// Failures (root disk missing, no /sbin/init) print `berth-init: …` and exit status 125/127.
 /// Network: `berth.ip=eth0,10.88.0.5/16[,10.88.0.1]` (one per interface) sets the address,
 /// brings the link up and adds the default route; `berth.dns=a,b` writes the root disk's
@@ -80,7 +82,7 @@ public enum GuestInit {
       [ -n "$m" ] || continue
       insmod "/lib/modules/$m.ko" || say "cannot load kernel module $m"
     done < /lib/modules/berth.order
-    root=/dev/vda; cmd=; host=; dns=
+    root=/dev/vda; cmd=; host=; dns=; agent=
     ip link set lo up 2>/dev/null
     for w in $(cat /proc/cmdline); do
       case "$w" in
@@ -88,6 +90,7 @@ public enum GuestInit {
         berth.cmd=*) cmd="${w#berth.cmd=}" ;;
         berth.hostname=*) host="${w#berth.hostname=}" ;;
         berth.dns=*) dns="${w#berth.dns=}" ;;
+        berth.agent=1) agent=1 ;;
         berth.ip=*)
           IFS=, read -r dev addr gw <<IP
     ${w#berth.ip=}
@@ -110,6 +113,12 @@ public enum GuestInit {
         rm -f /newroot/etc/resolv.conf
         for d in $(echo "$dns" | tr , ' '); do echo "nameserver $d"; done > /newroot/etc/resolv.conf
       fi
+    fi
+    if [ -n "$agent" ] && [ "$root" != none ] && [ -x /sbin/berth-vm-agent ]; then
+      # --isolation vm: the Swift agent becomes PID 1 (GuestAgent.swift); acpid's handler
+      # sends SIGTERM to the pid it writes to /run/berth-cmd.pid.
+      acpid -c /etc/acpi -l /dev/null
+      exec /sbin/berth-vm-agent
     fi
     if [ -n "$cmd" ]; then
       eval "set -- $(echo "$cmd" | base64 -d)"

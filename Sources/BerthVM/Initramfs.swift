@@ -34,15 +34,16 @@ public enum Initramfs {
     /// Blocking (reads ~10 MiB, may run `xz`/`zstd`): call it through `BlockingWork.run`.
     @discardableResult
     public static func write(to path: String, kernel: GuestKernel, busybox: String = "/bin/busybox",
-                             modules: [String] = defaultModules) throws -> Summary {
-        let archive = try build(kernel: kernel, busybox: busybox, modules: modules)
+                             modules: [String] = defaultModules, agent: String? = nil) throws -> Summary {
+        let archive = try build(kernel: kernel, busybox: busybox, modules: modules, agent: agent)
         try FileSystem.writeAtomically(path, archive.bytes, mode: 0o644, durable: false)
         return Summary(modules: archive.modules, size: archive.bytes.count)
     }
 
-    /// The archive's bytes and the modules it loads, in order.
+    /// The archive's bytes and the modules it loads, in order. `agent`: a statically linked
+    /// `berth-vm-agent` to carry as `/sbin/berth-vm-agent` (`--isolation vm`).
     public static func build(kernel: GuestKernel, busybox: String = "/bin/busybox",
-                             modules: [String] = defaultModules) throws -> (bytes: [UInt8], modules: [String]) {
+                             modules: [String] = defaultModules, agent: String? = nil) throws -> (bytes: [UInt8], modules: [String]) {
         guard FileSystem.exists(busybox) else {
             throw BerthError.notFound("busybox not found at \(busybox) (install busybox-static)")
         }
@@ -63,6 +64,13 @@ public enum Initramfs {
         w.file("bin/busybox", busyboxBytes, mode: 0o755)
         w.symlink("bin/sh", target: "busybox")
         w.file("init", Array(GuestInit.script.utf8), mode: 0o755)
+        if let agent {
+            let bytes = try FileSystem.read(agent)
+            guard isStaticELF(bytes) else {
+                throw BerthError.invalid("\(agent) is not a statically linked executable (the guest agent must be: the root disk may have no libc)")
+            }
+            w.file(String(GuestRunSpec.agentPath.dropFirst()), bytes, mode: 0o755)
+        }
         w.file("etc/acpi/PWRF/00000080", Array(GuestInit.powerButtonHandler.utf8), mode: 0o755)
         for name in order {
             guard let rel = table.paths[name] else { continue }

@@ -67,6 +67,17 @@ public struct QEMUCommandLine: Sendable {
             if let mac = n.mac { dev += ",mac=\(mac)" }
             a += ["-device", dev]
         }
+        if !config.outputPorts.isEmpty || !config.inputPorts.isEmpty {
+            a += ["-device", "virtio-serial-pci,id=vser0"]
+            for (i, p) in config.outputPorts.enumerated() {
+                a += ["-chardev", "file,id=port\(i),path=\(escape(p.path))",
+                      "-device", "virtserialport,bus=vser0.0,chardev=port\(i),name=\(p.name)"]
+            }
+            for (i, p) in config.inputPorts.enumerated() {
+                a += ["-chardev", "socket,id=input\(i),path=\(escape(p.socket)),server=on,wait=off",
+                      "-device", "virtserialport,bus=vser0.0,chardev=input\(i),name=\(p.name)"]
+            }
+        }
         return a
     }
 

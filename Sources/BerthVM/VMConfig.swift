@@ -30,6 +30,12 @@ public struct VMConfig: Sendable, Codable, Equatable {
     /// (`berth.cmd=`, base64); its exit status is printed on the console
     /// (`GuestInit.exitPrefix`), then the guest powers off.
     public var command: [String]?
+    /// virtio-serial ports whose guest output QEMU writes to files (`--isolation vm`: the
+    /// command's stdout and stderr, see `GuestAgent`).
+    public var outputPorts: [VMOutputPort] = []
+    /// virtio-serial ports fed from a unix socket QEMU listens on (`--isolation vm -i`: the
+    /// command's stdin; the guest reads EOF when the host's connection closes).
+    public var inputPorts: [VMInputPort] = []
 
     public init(name: String, vcpus: Int = 1, memoryMiB: Int = 256, kernel: String, initrd: String? = nil,
                 disks: [VMDisk] = [], networks: [VMNetworkInterface] = [], kernelArguments: [String] = [],
@@ -53,6 +59,29 @@ public struct VMConfig: Sendable, Codable, Equatable {
 
     /// The longest kernel command line x86 accepts (COMMAND_LINE_SIZE, including the NUL).
     public static let maximumCommandLine = 2047
+}
+
+/// A virtio-serial port (`/sys/class/virtio-ports/*/name` = `name` in the guest) whose
+/// output QEMU writes to `path` on the host (truncated when QEMU starts). Guest writes block
+/// until QEMU has taken the bytes, so nothing written before the guest powers off is lost.
+public struct VMOutputPort: Sendable, Codable, Equatable {
+    public var name: String
+    public var path: String
+    public init(name: String, path: String) {
+        self.name = name
+        self.path = path
+    }
+}
+
+/// A virtio-serial port whose guest input comes from whoever connects to the unix socket
+/// `socket` (QEMU serves it: server, no wait; one client at a time).
+public struct VMInputPort: Sendable, Codable, Equatable {
+    public var name: String
+    public var socket: String
+    public init(name: String, socket: String) {
+        self.name = name
+        self.socket = socket
+    }
 }
 
 /// One virtio-blk disk.
@@ -101,7 +130,7 @@ public struct VMNetworkInterface: Sendable, Codable, Equatable {
 
 extension VMConfig {
     enum CodingKeys: String, CodingKey {
-        case name, vcpus, memoryMiB, kernel, initrd, disks, networks, kernelArguments, nameservers, hostname, command
+        case name, vcpus, memoryMiB, kernel, initrd, disks, networks, kernelArguments, nameservers, hostname, command, outputPorts, inputPorts
     }
 
     /// Decodes a config written by this or an older Berth: fields added later are optional
@@ -119,6 +148,8 @@ extension VMConfig {
                   hostname: try c.decodeIfPresent(String.self, forKey: .hostname),
                   command: try c.decodeIfPresent([String].self, forKey: .command))
         nameservers = try c.decodeIfPresent([String].self, forKey: .nameservers) ?? []
+        outputPorts = try c.decodeIfPresent([VMOutputPort].self, forKey: .outputPorts) ?? []
+        inputPorts = try c.decodeIfPresent([VMInputPort].self, forKey: .inputPorts) ?? []
     }
 
     /// Checks what can be checked without touching files: the name, vCPUs against
@@ -169,6 +200,16 @@ extension VMConfig {
         }
         if let command, command.isEmpty {
             throw BerthError.invalid("vm \(name): the command is empty")
+        }
+        for p in outputPorts {
+            guard !p.name.isEmpty, p.name.utf8.count <= 64, !p.name.contains(","), !p.path.isEmpty else {
+                throw BerthError.invalid("vm \(name): invalid output port \"\(p.name)\"")
+            }
+        }
+        for p in inputPorts {
+            guard !p.name.isEmpty, p.name.utf8.count <= 64, !p.name.contains(","), !p.socket.isEmpty, p.socket.utf8.count <= 107 else {
+                throw BerthError.invalid("vm \(name): invalid input port \"\(p.name)\"")
+            }
         }
         let line = GuestInit.kernelCommandLine(for: self)
         guard line.utf8.count <= VMConfig.maximumCommandLine else {

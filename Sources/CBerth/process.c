@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/reboot.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,6 +51,7 @@ int berth_setresuid(uid_t r, uid_t e, uid_t s) { return setresuid(r, e, s); }
 int berth_setresgid(gid_t r, gid_t e, gid_t s) { return setresgid(r, e, s); }
 int berth_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 int berth_sethostname(const char *name, size_t len) { return sethostname(name, len); }
+int berth_power_off(void) { return reboot(RB_POWER_OFF); }
 int berth_setdomainname(const char *name, size_t len) { return setdomainname(name, len); }
 long berth_bpf(int cmd, void *attr, unsigned int size) { return syscall(SYS_bpf, cmd, attr, size); }
 int berth_malloc_trim(void) { return malloc_trim(0); }

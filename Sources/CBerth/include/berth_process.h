@@ -25,6 +25,9 @@ int berth_setresgid(gid_t r, gid_t e, gid_t s);
 int berth_pipe2(int fds[2], int flags);
 int berth_sethostname(const char *name, size_t len);
 int berth_setdomainname(const char *name, size_t len);
+/// reboot(2) with RB_POWER_OFF: a VM guest's PID 1 (the guest agent) powering off
+/// (<sys/reboot.h> is not in Swift's Glibc module).
+int berth_power_off(void);
 
 /// Fork-like clone3: the child returns 0 and runs on a copy of the caller's stack, so the caller
 /// must be single-threaded. `flags` are CLONE_NEW* (and CLONE_PIDFD, CLONE_INTO_CGROUP).

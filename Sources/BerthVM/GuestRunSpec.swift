@@ -1,0 +1,68 @@
+import BerthCore
+
+/// What the guest agent runs: the host resolves a container's config (Env merged with the
+/// image's, WorkingDir, User looked up in the image's /etc/passwd and /etc/group) into this,
+/// and it travels to the guest as `/berth/spec.json` in an extra cpio appended to the
+/// initramfs (`GuestRunSpec.initramfsAppendix`). The kernel unpacks concatenated newc
+/// archives in order, so the guest's initramfs is Berth's shared one plus this file; the
+/// kernel command line (2047 bytes) would be too small for a real environment.
+public struct GuestRunSpec: Sendable, Codable, Equatable {
+    /// The program and its arguments; a program without `/` is looked up in the `PATH` of
+    /// `env` inside the root disk.
+    public var args: [String]
+    /// `KEY=value` entries, exactly the process environment.
+    public var env: [String]
+    /// The working directory inside the root disk.
+    public var cwd: String
+    public var uid: UInt32
+    public var gid: UInt32
+    public var additionalGids: [UInt32]
+    /// The guest's hostname, if any.
+    public var hostname: String?
+    /// Whether stdin comes from the `berth.stdin` port (`-i`); else /dev/null.
+    public var stdin: Bool = false
+
+    public init(args: [String], env: [String], cwd: String = "/", uid: UInt32 = 0, gid: UInt32 = 0,
+                additionalGids: [UInt32] = [], hostname: String? = nil) {
+        self.args = args
+        self.env = env
+        self.cwd = cwd
+        self.uid = uid
+        self.gid = gid
+        self.additionalGids = additionalGids
+        self.hostname = hostname
+    }
+
+    /// Where the agent reads the spec in the initramfs.
+    public static let path = "/berth/spec.json"
+    /// Names of the virtio-serial ports carrying the command's stdout and stderr
+    /// (`/sys/class/virtio-ports/*/name` in the guest).
+    public static let stdoutPort = "berth.stdout"
+    public static let stderrPort = "berth.stderr"
+    /// The port carrying the command's stdin (host → guest), with `stdin`.
+    public static let stdinPort = "berth.stdin"
+    /// Where the agent is in the initramfs (`GuestInit` execs it with `berth.agent=1`).
+    public static let agentPath = "/sbin/berth-vm-agent"
+    /// The kernel command line word that makes `/init` hand over to the agent.
+    public static let agentWord = "berth.agent=1"
+
+    /// The JSON bytes.
+    public func encoded() throws -> [UInt8] {
+        var e = BerthJSONEncoder()
+        e.options = []
+        return try e.encode(self)
+    }
+
+    /// Decodes `encoded()`'s bytes.
+    public static func decode(_ bytes: [UInt8]) throws -> GuestRunSpec {
+        try BerthJSONDecoder().decode(GuestRunSpec.self, from: bytes)
+    }
+
+    /// A newc archive holding only `/berth/spec.json`, to append to an initramfs.
+    public func initramfsAppendix() throws -> [UInt8] {
+        var w = CPIOWriter()
+        w.directory("berth", mode: 0o755)
+        w.file("berth/spec.json", try encoded(), mode: 0o600)
+        return w.finish()
+    }
+}

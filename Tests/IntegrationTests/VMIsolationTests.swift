@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+
+/// `--isolation vm`: containers in a VM of their own (Debian's cloud kernel under TCG here),
+/// with the Swift guest agent as PID 1. Few boots (each is ~3-5 s under TCG); serialized.
+@Suite(.serialized)
+struct VMIsolationTests {
+    func trimmed(_ s: String) -> String { s.trimmingCharacters(in: .whitespacesAndNewlines) }
+
+    /// The release of the kernel BerthVM boots (`/boot/vmlinuz-<release>` of the cloud kernel).
+    static var guestKernelRelease: String? {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/boot")) ?? [])
+            .filter { $0.hasPrefix("vmlinuz-") && $0.hasSuffix("-cloud-amd64") }.sorted().last
+            .map { String($0.dropFirst("vmlinuz-".count)) }
+    }
+
+    static var available: Bool {
+        guestKernelRelease != nil && FileManager.default.fileExists(atPath: "/usr/bin/qemu-system-x86_64")
+    }
+
+    /// QEMU processes whose command line names `needle` (a VM's state directory).
+    static func qemuProcesses(mentioning needle: String) -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+            guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let cmd = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return cmd.contains("qemu-system") && cmd.contains(needle) ? pid : nil
+        }
+    }
+
+    @Test(.enabled(if: available, "needs qemu-system-x86 and Debian's cloud kernel (scripts/setup)"))
+    func runPrintsGuestKernelAndExitCode() throws {
+        try withDaemon { d in
+            #expect(try d.docker("load", "-i", Paths.testImage).status == 0)
+            let guest = try #require(Self.guestKernelRelease)
+            let host = trimmed(try runCommand(["uname", "-r"]).stdout)
+            let r = try d.berth("run", "--name", "vm1", "--isolation", "vm", "busybox:test", "sh", "-c", "uname -r; exit 7")
+            #expect(r.status == 7, "\(r.stderr)\n\(d.daemonLog.suffix(2000))")
+            #expect(trimmed(r.stdout) == guest, "stdout \(r.stdout) stderr \(r.stderr)")
+            #expect(trimmed(r.stdout) != host)
+            let inspect = trimmed(try d.docker("inspect", "-f", "{{.HostConfig.Isolation}} {{.State.Status}} {{.State.ExitCode}}", "vm1").stdout)
+            #expect(inspect == "vm exited 7")
+            #expect(try d.docker("ps", "-a", "--format", "{{.Names}} {{.Status}}").stdout.contains("vm1 Exited (7)"))
+            #expect(trimmed(try d.docker("logs", "vm1").stdout) == guest)
+            #expect(try d.docker("rm", "vm1").status == 0)
+        }
+    }
+
+    @Test(.enabled(if: available, "needs qemu-system-x86 and Debian's cloud kernel (scripts/setup)"))
+    func dockerRunAppliesConfigAndKeepsStreamsApart() throws {
+        try withDaemon { d in
+            #expect(try d.docker("load", "-i", Paths.testImage).status == 0)
+            let probe = "echo uid=$(id -u) gid=$(id -g) pwd=$(pwd) foo=$FOO home=$HOME host=$(hostname); echo path=$PATH; echo oops >&2; exit 3"
+            let r = try d.docker("run", "--name", "vm2", "--isolation", "vm", "-e", "FOO=bar baz", "-w", "/tmp", "-u", "nobody",
+                                 "--hostname", "guesty", "busybox:test", "sh", "-c", probe)
+            #expect(r.status == 3, "\(r.stderr)\n\(d.daemonLog.suffix(2000))")
+            #expect(r.stdout.contains("uid=65534 gid=65534 pwd=/tmp foo=bar baz home=/nonexistent host=guesty"), "\(r.stdout)")
+            #expect(r.stdout.contains("path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), "\(r.stdout)")
+            #expect(!r.stdout.contains("oops"))
+            #expect(r.stderr.contains("oops"), "\(r.stderr)")
+            // The json-file log keeps the streams apart too.
+            let out = try runCommand(["sh", "-c", "docker logs vm2 2>/dev/null"], env: ["DOCKER_HOST": d.host])
+            #expect(out.stdout.contains("uid=65534") && !out.stdout.contains("oops"), "\(out.stdout)")
+            let err = try runCommand(["sh", "-c", "docker logs vm2 2>&1 >/dev/null"], env: ["DOCKER_HOST": d.host])
+            #expect(trimmed(err.stdout) == "oops", "\(err.stdout)")
+            #expect(try d.docker("rm", "vm2").status == 0)
+        }
+    }
+
+    @Test(.enabled(if: available, "needs qemu-system-x86 and Debian's cloud kernel (scripts/setup)"))
+    func stopSendsTermAndRemoveLeavesNothing() throws {
+        try withDaemon { d in
+            #expect(try d.docker("load", "-i", Paths.testImage).status == 0)
+            let run = try d.docker("run", "-d", "--name", "vm3", "--isolation", "vm", "busybox:test", "sh", "-c", "echo up; exec sleep 1000")
+            #expect(run.status == 0, "\(run.stderr)")
+            let id = trimmed(run.stdout)
+            let vmName = "c" + String(id.prefix(15))
+            #expect(Self.qemuProcesses(mentioning: vmName).count == 1)
+            #expect(trimmed(try d.docker("inspect", "-f", "{{.State.Status}}", "vm3").stdout) == "running")
+            // Wait for the command to run (the guest boots first), as a user would with logs -f.
+            var waited = 0
+            while !(try d.docker("logs", "vm3").stdout.contains("up")) && waited < 600 {
+                usleep(100_000)
+                waited += 1
+            }
+            #expect(try d.docker("logs", "vm3").stdout.contains("up"))
+            let exec = try d.docker("exec", "vm3", "true")
+            #expect(exec.status != 0 && exec.stderr.contains("runs in its own vm"), "\(exec.stderr)")
+            let stop = try d.docker("stop", "-t", "30", "vm3")
+            #expect(stop.status == 0, "\(stop.stderr)")
+            #expect(trimmed(try d.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "vm3").stdout) == "exited 143")
+            #expect(Self.qemuProcesses(mentioning: vmName).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: d.execRoot + "/vm/" + vmName))
+            #expect(try d.docker("rm", "vm3").status == 0)
+            #expect(!FileManager.default.fileExists(atPath: d.root + "/containers/" + id))
+
+            // rm -f of a running VM container kills it and leaves nothing either.
+            let run2 = try d.docker("run", "-d", "--name", "vm4", "--isolation", "vm", "busybox:test", "sleep", "1000")
+            #expect(run2.status == 0, "\(run2.stderr)")
+            let id2 = trimmed(run2.stdout)
+            let vm2 = "c" + String(id2.prefix(15))
+            #expect(try d.docker("rm", "-f", "vm4").status == 0)
+            #expect(Self.qemuProcesses(mentioning: vm2).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: d.execRoot + "/vm/" + vm2))
+            #expect(!FileManager.default.fileExists(atPath: d.root + "/containers/" + id2))
+        }
+    }
+
+    @Test(.enabled(if: available, "needs qemu-system-x86 and Debian's cloud kernel (scripts/setup)"))
+    func runningVMSurvivesADaemonRestart() throws {
+        try withDaemon { d in
+            #expect(try d.docker("load", "-i", Paths.testImage).status == 0)
+            let run = try d.docker("run", "-d", "--name", "vm5", "--isolation", "vm", "busybox:test", "sh", "-c",
+                                   "echo before; trap 'echo got-term; exit 42' TERM; while true; do sleep 0.2; done")
+            #expect(run.status == 0, "\(run.stderr)")
+            let id = trimmed(run.stdout)
+            let vmName = "c" + String(id.prefix(15))
+            var waited = 0
+            while !(try d.docker("logs", "vm5").stdout.contains("before")) && waited < 600 {
+                usleep(100_000)
+                waited += 1
+            }
+            let qemu = Self.qemuProcesses(mentioning: vmName)
+            #expect(qemu.count == 1)
+            // berthd goes away; QEMU (its own session) keeps the guest running.
+            d.crash()
+            #expect(Self.qemuProcesses(mentioning: vmName) == qemu)
+            try d.start()
+            #expect(trimmed(try d.docker("inspect", "-f", "{{.State.Status}}", "vm5").stdout) == "running")
+            // Re-adopted: stop reaches the guest (the trap runs), output after the restart is logged once.
+            #expect(try d.docker("stop", "-t", "30", "vm5").status == 0)
+            #expect(trimmed(try d.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "vm5").stdout) == "exited 42")
+            let logs = try d.docker("logs", "vm5").stdout
+            #expect(logs.components(separatedBy: "before").count == 2, "\(logs)")
+            #expect(logs.contains("got-term"), "\(logs)")
+            #expect(Self.qemuProcesses(mentioning: vmName).isEmpty)
+            #expect(try d.docker("rm", "vm5").status == 0)
+            #expect(!FileManager.default.fileExists(atPath: d.execRoot + "/vm/" + vmName))
+        }
+    }
+
+    @Test(.enabled(if: available, "needs qemu-system-x86 and Debian's cloud kernel (scripts/setup)"))
+    func vmContainerJoinsAUserNetwork() throws {
+        try withDaemon { d in
+            #expect(try d.docker("load", "-i", Paths.testImage).status == 0)
+            #expect(try d.docker("network", "create", "--subnet", "10.231.7.0/24", "vmnet").status == 0)
+            let run = try d.docker("run", "-d", "--name", "vmweb", "--network", "vmnet", "--ip", "10.231.7.9", "--isolation", "vm",
+                                   "busybox:test", "sh", "-c", "ip -4 -o addr show eth0; ping -c 1 -W 5 10.231.7.1 >/dev/null && echo gateway-ok; exec sleep 1000")
+            #expect(run.status == 0, "\(run.stderr)")
+            var waited = 0
+            while !(try d.docker("logs", "vmweb").stdout.contains("gateway-ok")) && waited < 600 {
+                usleep(100_000)
+                waited += 1
+            }
+            let logs = try d.docker("logs", "vmweb").stdout
+            #expect(logs.contains("inet 10.231.7.9/24"), "\(logs)")
+            #expect(logs.contains("gateway-ok"), "\(logs)")
+            // A container on the same network reaches the VM container by name (embedded DNS).
+            let ping = try d.docker("run", "--rm", "--network", "vmnet", "busybox:test", "ping", "-c", "1", "-W", "5", "vmweb")
+            #expect(ping.status == 0, "\(ping.stdout) \(ping.stderr)")
+            #expect(ping.stdout.contains("10.231.7.9"), "\(ping.stdout)")
+            #expect(try d.docker("rm", "-f", "vmweb").status == 0)
+            // The address is free again.
+            let again = try d.docker("run", "--rm", "--network", "vmnet", "--ip", "10.231.7.9", "busybox:test", "true")
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(try d.docker("network", "rm", "vmnet").status == 0)
+        }
+    }
+
+    @Test(.enabled(if: available, "needs qemu-system-x86 and Debian's cloud kernel (scripts/setup)"))
+    func stdinReachesTheGuestAndEnds() throws {
+        try withDaemon { d in
+            #expect(try d.docker("load", "-i", Paths.testImage).status == 0)
+            let r = try d.docker("run", "--rm", "-i", "--isolation", "vm", "busybox:test", "sh", "-c", "read x; echo got=$x; cat; echo eof",
+                                 stdin: Data("hello\nmore lines\n".utf8))
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout == "got=hello\nmore lines\neof\n", "\(r.stdout)")
+        }
+    }
+}
