@@ -128,14 +128,6 @@ extension ContainerService {
             throw error
         }
         marks.append(("boot", WallClock.now()))
-        if spec.stdin {
-            // QEMU listens from its start on; nothing is read before the guest opens the port.
-            if let fd = try? UnixSocket.connect(stdinSocket) {
-                pump.setStdin(fd, once: c.config.StdinOnce ?? false)
-            } else {
-                logger.error("cannot connect to the stdin of a vm container", metadata: ["id": "\(id)"])
-            }
-        }
         wired = true
         if c.ports?.isEmpty == false {
             do { try networks.applyFirewall() } catch {
@@ -143,6 +135,26 @@ extension ContainerService {
             }
         }
         vmIsolation.state.withLock { $0.pumps[id] = pump; $0.exits[id] = nil }
+        if spec.stdin {
+            // Connect once the agent has opened the port (its console line): QEMU tells the
+            // guest about a connection only when the guest's driver is ready.
+            let once = c.config.StdinOnce ?? false
+            Task { [self] in
+                var rounds = 0
+                while rounds < 3000 {
+                    let console = (try? await backend.consoleOutput(name)) ?? []
+                    if String(decoding: console, as: UTF8.self).contains(GuestRunSpec.stdinReadyMarker) { break }
+                    if vmIsolation.state.withLock({ $0.pumps[id] == nil }) { return }
+                    try? await Task.sleep(nanoseconds: 20_000_000)
+                    rounds += 1
+                }
+                if let fd = try? UnixSocket.connect(stdinSocket) {
+                    pump.setStdin(fd, once: once)
+                } else {
+                    logger.error("cannot connect to the stdin of a vm container", metadata: ["id": "\(id)"])
+                }
+            }
+        }
         try? pump.start(fresh: true)
         for (p, fd) in channels {
             do { p.continuation.resume(returning: try await MonitorConnection.adopt(fd: fd)) } catch { p.continuation.resume(throwing: error) }

@@ -165,11 +165,14 @@ public enum GuestAgent {
         return "/"
     }
 
-    /// Waits (up to 10 s) until the host end of an input port is connected: before that a
-    /// read returns EOF at once (the port reports POLLHUP).
+    /// Waits (up to 5 s) until the host end of an input port is connected: before that a
+    /// read returns EOF at once (the port reports POLLHUP). QEMU tells the guest about a host
+    /// connection only when it happens after the guest's driver is ready, so the agent prints
+    /// `GuestRunSpec.stdinReadyMarker` on the console and the host connects when it sees it.
     static func waitForHost(_ fd: Int32) {
+        _ = try? FD.writeAll(consoleFD(), GuestRunSpec.stdinReadyMarker + "\n")
         var rounds = 0
-        while rounds < 1000 {
+        while rounds < 500 {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             _ = poll(&p, 1, 0)
             if p.revents & Int16(POLLHUP) == 0 { return }

@@ -41,6 +41,9 @@ public struct GuestRunSpec: Sendable, Codable, Equatable {
     public static let stderrPort = "berth.stderr"
     /// The port carrying the command's stdin (host → guest), with `stdin`.
     public static let stdinPort = "berth.stdin"
+    /// Printed on the console by the agent once it has opened the stdin port: the host
+    /// connects to the port's socket then (see `GuestAgent.waitForHost`).
+    public static let stdinReadyMarker = "BERTH_STDIN_READY"
     /// Where the agent is in the initramfs (`GuestInit` execs it with `berth.agent=1`).
     public static let agentPath = "/sbin/berth-vm-agent"
     /// The kernel command line word that makes `/init` hand over to the agent.

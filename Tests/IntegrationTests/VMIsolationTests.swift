@@ -174,6 +174,10 @@ struct VMIsolationTests {
                                  stdin: Data("hello\nmore lines\n".utf8))
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout == "got=hello\nmore lines\neof\n", "\(r.stdout)")
+            // Input that comes later is waited for (no early EOF while the client is there).
+            let slow = try runCommand(["sh", "-c", "(echo first; sleep 2; echo second) | docker run --rm -i --isolation vm busybox:test sh -c 'cat; echo eof'"],
+                                      env: ["DOCKER_HOST": d.host])
+            #expect(slow.stdout == "first\nsecond\neof\n", "\(slow.stdout) \(slow.stderr)")
         }
     }
 }
