@@ -173,39 +173,50 @@ extension ContainerService {
             throw error
         }
         marks.append(("watch+release", WallClock.now()))
-        if logger.logLevel <= .debug {
-            var text = ""
-            for i in 1..<marks.count {
-                let a = marks[i - 1].1, b = marks[i].1
-                let ms = Double(b.seconds - a.seconds) * 1000 + Double(Int(b.nanoseconds) - Int(a.nanoseconds)) / 1e6
-                text += "\(marks[i].0)=\(Int(ms * 10) / 10)ms "
-            }
-            logger.debug("start \(id.prefix(12)): \(text)")
-        }
+        if logger.logLevel <= .debug { logger.debug("start \(id.prefix(12)): \(Self.describe(marks))") }
         mounted = false
         wired = true
         let record = try? runtime.record(id)
-        let (updated, exitPending) = table.withLock { t -> (Container?, Bool) in
+        let (updated, exitPending) = markRunning(id, pid: record?.pid ?? 0, healthChecks: true)
+        if let updated {
+            publish(updated, "start")
+            startHealthMonitor(id)
+        }
+        if exitPending || !watching { monitorClosed(id) }
+    }
+
+    /// Records a started container as running (its pid, the last run's exit fields cleared, the
+    /// start time; a fresh health state when `healthChecks` and it has a check), persists it
+    /// and ends its busy state. Returns it (nil if removed meanwhile) and whether its exit
+    /// arrived while it was starting.
+    func markRunning(_ id: String, pid: Int32, healthChecks: Bool) -> (Container?, Bool) {
+        table.withLock { t -> (Container?, Bool) in
             guard t.entries[id] != nil else { return (nil, false) }
             var s = t.entries[id]!.container.state
             s.status = .running
-            s.pid = record?.pid ?? 0
+            s.pid = pid
             s.exitCode = 0
             s.error = ""
             s.oomKilled = false
             s.stoppedByUser = false
-            s.health = Self.healthcheck(t.entries[id]!.container) == nil ? nil : HealthState()
+            if healthChecks { s.health = Self.healthcheck(t.entries[id]!.container) == nil ? nil : HealthState() }
             s.startedAt = WallClock.now().rfc3339Nano
             t.entries[id]!.container.state = s
             t.entries[id]!.busy = nil
             save(t.entries[id]!.container)
             return (t.entries[id]!.container, t.entries[id]!.exitPending)
         }
-        if let updated {
-            publish(updated, "start")
-            startHealthMonitor(id)
+    }
+
+    /// `step=12.3ms …` from consecutive timing marks (the debug log of a start).
+    static func describe(_ marks: [(String, WallClock)]) -> String {
+        var text = ""
+        for i in marks.indices.dropFirst() {
+            let a = marks[i - 1].1, b = marks[i].1
+            let ms = Double(b.seconds - a.seconds) * 1000 + Double(Int(b.nanoseconds) - Int(a.nanoseconds)) / 1e6
+            text += "\(marks[i].0)=\(Int(ms * 10) / 10)ms "
         }
-        if exitPending || !watching { monitorClosed(id) }
+        return text
     }
 
     /// Mounts the image's layers and the container's upper dir at `rootfs`.

@@ -161,31 +161,11 @@ extension ContainerService {
         }
         watchVM(id, backend: backend)
         let pid = (try? await backend.stats(name).pid) ?? 0
-        let (updated, exitPending) = table.withLock { t -> (Container?, Bool) in
-            guard t.entries[id] != nil else { return (nil, false) }
-            var s = t.entries[id]!.container.state
-            s.status = .running
-            s.pid = pid
-            s.exitCode = 0
-            s.error = ""
-            s.oomKilled = false
-            s.stoppedByUser = false
-            s.startedAt = WallClock.now().rfc3339Nano
-            t.entries[id]!.container.state = s
-            t.entries[id]!.busy = nil
-            save(t.entries[id]!.container)
-            return (t.entries[id]!.container, t.entries[id]!.exitPending)
-        }
+        let (updated, exitPending) = markRunning(id, pid: pid, healthChecks: false)
         if let updated { publish(updated, "start") }
         if logger.logLevel <= .debug {
             marks.append(("attach+watch", WallClock.now()))
-            var text = ""
-            for i in 1..<marks.count {
-                let a = marks[i - 1].1, b = marks[i].1
-                let ms = Double(b.seconds - a.seconds) * 1000 + Double(Int(b.nanoseconds) - Int(a.nanoseconds)) / 1e6
-                text += "\(marks[i].0)=\(Int(ms * 10) / 10)ms "
-            }
-            logger.debug("start vm \(id.prefix(12)): \(text)")
+            logger.debug("start vm \(id.prefix(12)): \(Self.describe(marks))")
         }
         if exitPending { Task { await self.vmExited(id) } }
     }
