@@ -291,10 +291,12 @@ struct RuncCompatibilityTests {
         let spec = try h.run(runc, ["spec", "--bundle", b])
         #expect(spec.code == 0, "\(spec.stderr)")
         // runc's own default config, with a probe as the program and a cgroup of the test's.
+        // The PID count is the shell's own glob (a pipeline like `ls /proc | grep -c` races:
+        // grep may or may not exist yet when ls reads /proc).
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(b)/config.json"))) as? [String: Any] ?? [:]
         var process = config["process"] as? [String: Any] ?? [:]
         process["terminal"] = false
-        process["args"] = ["sh", "-c", "hostname; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; ls /proc | grep -c '^[0-9]'; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; touch /sys/fs/cgroup/x 2>/dev/null || echo cgroupfs-ro"]
+        process["args"] = ["sh", "-c", "hostname; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; set -- /proc/[0-9]*; echo $#; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; touch /sys/fs/cgroup/x 2>/dev/null || echo cgroupfs-ro"]
         config["process"] = process
         var linux = config["linux"] as? [String: Any] ?? [:]
         linux["resources"] = ["pids": ["limit": 42], "devices": [["allow": false, "access": "rwm"]]]
