@@ -254,12 +254,7 @@ extension ContainerService {
     /// Records the exit, cleans up, wakes waiters, publishes `die`, removes an AutoRemove
     /// container.
     func handleExit(_ id: String) async {
-        let proceed = table.withLock { t -> Bool in
-            guard let e = t.entries[id] else { return false }
-            if e.busy == "starting" { t.entries[id]!.exitPending = true; return false }
-            return e.container.state.isRunning
-        }
-        guard proceed else { return }
+        guard claimExit(id) else { return }
         let runtime = StateStore(root: runtimeRoot)
         let exit = runtime.exit(id)
         if exit == nil, let r = try? runtime.record(id), StateStore.isAlive(pid: r.pid, startTime: r.pidStartTime) {
@@ -289,22 +284,37 @@ extension ContainerService {
         try? Mounts.unmount(rootfsPath(id), detach: true)
         if let c = try? get(id) { releaseVolumes(c) }
         unwireNetwork(id)
+        if let exit = exitRecord {
+            await recordExit(id, code: Int(exit.exitCode), oomKilled: exit.oomKilled, finishedAt: exit.finishedAt, error: exit.error)
+        } else {
+            await recordExit(id, code: 255, error: "the container's monitor exited without recording the exit")
+        }
+    }
+
+    /// Whether an exit may be handled now: not while the container is still starting (the
+    /// start finishes it, `exitPending`), nor twice.
+    func claimExit(_ id: String) -> Bool {
+        table.withLock { t -> Bool in
+            guard let e = t.entries[id] else { return false }
+            if e.busy == "starting" { t.entries[id]!.exitPending = true; return false }
+            return e.container.state.isRunning
+        }
+    }
+
+    /// Records a running container's exit (status, code, time, error; its execs end), saves it,
+    /// publishes `oom`/`die`, wakes waiters, then removes an AutoRemove container or applies
+    /// the restart policy. Shared by the runtime and the VM paths.
+    func recordExit(_ id: String, code: Int, oomKilled: Bool = false, finishedAt: String? = nil, error: String?) async {
         let (updated, waiters, autoRemove) = table.withLock { t -> (Container?, [Waiter], Bool) in
             guard t.entries[id] != nil else { return (nil, [], false) }
             var s = t.entries[id]!.container.state
             guard s.isRunning else { return (nil, [], false) }
             s.status = .exited
             s.pid = 0
-            if let exit = exitRecord {
-                s.exitCode = Int(exit.exitCode)
-                s.oomKilled = exit.oomKilled
-                s.finishedAt = exit.finishedAt
-                if let err = exit.error { s.error = err }
-            } else {
-                s.exitCode = 255
-                s.error = "the container's monitor exited without recording the exit"
-                s.finishedAt = WallClock.now().rfc3339Nano
-            }
+            s.exitCode = code
+            s.oomKilled = oomKilled
+            s.finishedAt = finishedAt ?? WallClock.now().rfc3339Nano
+            if let error { s.error = error }
             t.entries[id]!.container.state = s
             let w = t.entries[id]!.waiters.filter { $0.condition != .removed }
             t.entries[id]!.waiters.removeAll { $0.condition != .removed }

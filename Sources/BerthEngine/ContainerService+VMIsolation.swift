@@ -249,12 +249,7 @@ extension ContainerService {
     /// sockets and state directory; the disk stays with the container), update the state, wake
     /// waiters, publish `die`, remove an AutoRemove container.
     func vmExited(_ id: String) async {
-        let proceed = table.withLock { t -> Bool in
-            guard let e = t.entries[id] else { return false }
-            if e.busy == "starting" { t.entries[id]!.exitPending = true; return false }
-            return e.container.state.isRunning
-        }
-        guard proceed else { return }
+        guard claimExit(id) else { return }
         let name = VMIsolation.vmName(id)
         let backend = try? await vmIsolation.backend()
         let console = (try? await backend?.consoleOutput(name)) ?? []
@@ -273,24 +268,6 @@ extension ContainerService {
         }
         if let backend { try? await backend.delete(name) }
         unwireNetwork(id)
-        let (updated, waiters, autoRemove) = table.withLock { t -> (Container?, [Waiter], Bool) in
-            guard t.entries[id] != nil else { return (nil, [], false) }
-            var s = t.entries[id]!.container.state
-            guard s.isRunning else { return (nil, [], false) }
-            s.status = .exited
-            s.pid = 0
-            s.exitCode = code ?? 255
-            s.error = error
-            s.finishedAt = WallClock.now().rfc3339Nano
-            t.entries[id]!.container.state = s
-            let w = t.entries[id]!.waiters.filter { $0.condition != .removed }
-            t.entries[id]!.waiters.removeAll { $0.condition != .removed }
-            save(t.entries[id]!.container)
-            return (t.entries[id]!.container, w, t.entries[id]!.container.hostConfig.AutoRemove ?? false)
-        }
-        guard let updated else { return }
-        publish(updated, "die", ["exitCode": "\(updated.state.exitCode)"])
-        for w in waiters { w.promise.fulfill(updated.state.exitCode) }
-        if autoRemove { try? await remove(id, force: true, volumes: true) } else { scheduleRestart(id) }
+        await recordExit(id, code: code ?? 255, error: error)
     }
 }
