@@ -40,11 +40,18 @@ extension BuildService {
 
         let paused = options.pause && c.state.status == .running
         if paused { try await containers.pause(c.id) }
-        defer { if paused { Task { [containers] in try? await containers.unpause(c.id) } } }
         let request = ImageCommitter.Commit(config: imageConfig, parent: parent, history: history)
         let upper = containers.directory(c.id) + "/diff"
         let store = self.store
-        let record = try await BlockingWork.run { try ImageCommitter(store: store).commit(request, upperDirectory: upper) }
+        let record: ImageRecord
+        do {
+            record = try await BlockingWork.run { try ImageCommitter(store: store).commit(request, upperDirectory: upper) }
+        } catch {
+            if paused { try? await containers.unpause(c.id) }
+            throw error
+        }
+        // Unpaused before answering, so the caller sees it running again.
+        if paused { try? await containers.unpause(c.id) }
         if let tag = options.tag { try store.tag(record.id, as: tag) }
         events.publish(type: "container", action: "commit", actorID: c.id,
                        attributes: ["comment": options.comment, "imageID": record.id.description, "imageRef": options.tag?.withDefaultTag.familiar ?? ""])
