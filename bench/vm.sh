@@ -7,7 +7,8 @@
 # Then `--isolation vm`: `berth run --rm --isolation vm busybox:test true` through a private
 # berthd (create, root disk from the image, initramfs + spec, boot, agent, exit, rm) vs the
 # same QEMU argv (kernel, that container's initramfs and root disk, the two virtio-serial
-# ports) run raw. ISOLATION_ONLY=1 skips the first table; BUILD=.build/debug uses debug binaries.
+# ports) run raw. ISOLATION_ONLY=1 skips the first table, BOOT_ONLY=1 runs only the
+# `berth vm start` table; BUILD=.build/debug uses debug binaries.
 # Results: bench/results/vm-<date>.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +43,7 @@ mapfile -t rawnodisk < <("$BIN" argv --initrd "$work/initrd.cpio" --state "$work
 mkdir -p "$work/state"
 q() { printf '%q ' "$@"; }
 
-if [ -z "${ISOLATION_ONLY:-}" ]; then
+if [ -z "${ISOLATION_ONLY:-}${BOOT_ONLY:-}" ]; then
 hyperfine -N --warmup 2 --runs "$RUNS" --export-markdown "$work/vm.md" --export-json "$work/vm.json" \
   --prepare "rm -f $work/state/raw-console.log" \
   -n "berth-vm run (QEMUBackend)" "$(q "$BIN" run "${opts[@]}" -- true)" \
@@ -72,11 +73,48 @@ rawiso=(qemu-system-x86_64 -machine q35 $accel_opt -smp 1 -m 256M -nodefaults -n
   -device virtio-serial-pci,id=vser0
   -chardev "file,id=port0,path=$work/iso-out" -device virtserialport,bus=vser0.0,chardev=port0,name=berth.stdout
   -chardev "file,id=port1,path=$work/iso-err" -device virtserialport,bus=vser0.0,chardev=port1,name=berth.stderr)
-hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$work/iso.md" --export-json "$work/iso.json" \
+[ -n "${BOOT_ONLY:-}" ] || hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$work/iso.md" --export-json "$work/iso.json" \
   -n "berth run --rm --isolation vm busybox:test true" "$(q "${BERTH[@]}" run --rm --network none --isolation vm busybox:test true)" \
   -n "raw qemu, same kernel/initramfs/disk/ports" "$(q "${rawiso[@]}")"
 
-out="bench/results/vm${ISOLATION_ONLY:+-isolation}-$(date +%Y-%m-%d).md"
+# `berth vm start` through berthd, to the guest's power-off, vs the same QEMU argv raw. The VM
+# (no network: berthd runs with --bridge none) prints a marker and powers off; the berth side is
+# `berth vm start` then `berth vm console` (stdin at EOF), which ends when QEMU closes the console.
+# The raw argv is the one berthd's QEMU ran (read from /proc on a first boot), minus -S and QMP,
+# with the console as a file: same kernel, initramfs, root disk and devices.
+"${BERTH[@]}" vm create --image busybox:test --name bootbench --cpus 1 --memory 256m --disk-size 1g -- echo BERTH-BOOT-MARKER >/dev/null
+"${BERTH[@]}" vm start bootbench
+qpid=
+vmid=$("${BERTH[@]}" vm inspect -f '{{.Id}}' bootbench)
+for _ in $(seq 100); do qpid=$(pgrep -f "qemu-system-x86_64 -name guest=(bootbench|$vmid)," | head -1) && [ -n "$qpid" ] && break; sleep 0.05; done
+[ -n "$qpid" ] || { echo "bench: no QEMU found for the VM $vmid" >&2; ps -eo pid,args | grep -a qemu-system | cut -c1-300 >&2; exit 1; }
+mapfile -t rawboot < <(python3 - "/proc/$qpid/cmdline" "$work/boot-console.log" <<'PY'
+import sys
+a = open(sys.argv[1], "rb").read().split(b"\0")[:-1]
+a = [x.decode() for x in a]
+out, i = [], 0
+while i < len(a):
+    x = a[i]
+    if x == "-S": i += 1; continue
+    if x == "-qmp": i += 2; continue
+    if x == "-chardev" and a[i + 1].startswith("socket,id=console,"):
+        out += ["-chardev", "file,id=console,path=" + sys.argv[2]]; i += 2; continue
+    out.append(x); i += 1
+print("\n".join(out))
+PY
+)
+# The console ends when QEMU closes it at power-off; its stdin is kept open (an EOF would make
+# QEMU drop the connection at once).
+"${BERTH[@]}" vm console bootbench < <(exec sleep 120) > "$work/boot-first.log"
+grep -q BERTH-BOOT-MARKER "$work/boot-first.log" || { echo "bench: the marker did not appear" >&2; cat "$work/boot-first.log" >&2; "${BERTH[@]}" vm logs bootbench >&2; exit 1; }
+grep -q BERTH-BOOT-MARKER <("${BERTH[@]}" vm logs bootbench)
+"${rawboot[@]}"; grep -q BERTH-BOOT-MARKER "$work/boot-console.log" || { echo "bench: raw QEMU printed no marker" >&2; exit 1; }
+hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$work/boot.md" --export-json "$work/boot.json" \
+  --prepare "rm -f $work/boot-console.log" \
+  -n "berth vm start + console to power-off (berthd)" "bash -c $(printf '%q' "$(q "${BERTH[@]}" vm start bootbench) >/dev/null && $(q "${BERTH[@]}" vm console bootbench) < <(exec sleep 120) >/dev/null")" \
+  -n "raw qemu, the VM's own argv" "$(q "${rawboot[@]}")"
+
+out="bench/results/vm${ISOLATION_ONLY:+-isolation}${BOOT_ONLY:+-berthd}-$(date +%Y-%m-%d).md"
 mkdir -p bench/results
 accel=$(grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ] && echo kvm || echo tcg)
 {
@@ -84,11 +122,12 @@ echo "# VM boot, QEMUBackend vs raw qemu, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "Machine: $(nproc) cores, host kernel $(uname -r), accelerator $accel, $(qemu-system-x86_64 --version | head -1)."
 echo "Guest: $(basename "$(ls /boot/vmlinuz-*-cloud-amd64 | sort -V | tail -1)"), q35, qboot, 1 vCPU, 256 MiB."
-echo "Each run: boot, \`true\` in the root disk, BERTH_GUEST_EXIT=0, poweroff, qemu exits. hyperfine -N, $RUNS runs."
+echo "Each run: boot, \`true\` (the berthd table: \`echo BERTH-BOOT-MARKER\`) in the root disk, BERTH_GUEST_EXIT=0, poweroff, qemu exits. hyperfine -N, $RUNS runs."
 echo "Binaries: $BUILD."
-for t in vm iso; do
+for t in vm iso boot; do
   [ -f "$work/$t.json" ] || continue
   echo
+  [ $t = boot ] && echo "\`berth vm\` through berthd: \`berth vm start\` (QEMU spawned paused, QMP, cont) and \`berth vm console\` (bash, stdin held open) until the guest has printed its marker and powered off, vs the QEMU argv berthd ran, raw (no -S, no QMP, console to a file)." && echo
   [ $t = iso ] && echo "\`--isolation vm\`: the berth CLI → berthd (root disk from the image's rootfs on every run, initramfs + spec, boot, Swift agent runs \`true\`, poweroff, json log, rm) vs the raw QEMU argv with that container's files." && echo
   cat "$work/$t.md"
   echo

@@ -62,10 +62,12 @@ struct VMCreateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Guest hostname (default: the VM's name).")
     var hostname: String?
 
-    @Argument(parsing: .captureForPassthrough, help: "Command the guest runs instead of the image's /sbin/init.")
+    @Argument(parsing: .captureForPassthrough, help: "Command the guest runs instead of the image's /sbin/init (after --).")
     var command: [String] = []
 
     func request() throws -> VMCreateRequest {
+        // `--` separates the command from the options; passthrough parsing keeps it.
+        let command = self.command.first == "--" ? Array(self.command.dropFirst()) : self.command
         let mem = try Units.ramInBytes(memory)
         guard mem > 0 else { throw CLIError.message("invalid memory: \(memory)") }
         return VMCreateRequest(Image: image, Cpus: cpus, MemoryMiB: Int(mem >> 20), DiskSize: try Units.ramInBytes(diskSize),
