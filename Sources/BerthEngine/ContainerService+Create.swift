@@ -477,6 +477,7 @@ extension ContainerService {
     /// Removes the container's directory (unmounting its rootfs first).
     func removeFiles(_ id: String) throws {
         try? Mounts.unmount(rootfsPath(id), detach: true)
+        unstageVMMounts(id)
         try? FileSystem.removeTree(StateStore(root: runtimeRoot).directory(id))
         try FileSystem.removeTree(directory(id))
     }

@@ -40,6 +40,11 @@ extension ContainerService {
         try FileSystem.makeDirectories(dir, mode: 0o700)
         let disk = dir + "/root.qcow2"
         try mountRootfs(c)
+        // Volumes and binds: staged for virtiofsd while the rootfs is mounted; undone unless
+        // the VM started (then when it ends: vmExited). On this failure path the brief block
+        // (stopping a virtiofsd that has no client yet: milliseconds) is accepted.
+        var launched = false
+        defer { if !launched { releaseVMMounts(c) } }
         var spec: GuestRunSpec
         do {
             defer { try? Mounts.unmount(rootfs, detach: true) }
@@ -50,6 +55,7 @@ extension ContainerService {
                                 cwd: (c.config.WorkingDir ?? "").isEmpty ? "/" : c.config.WorkingDir!,
                                 uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, hostname: hostname)
             spec.stdin = c.config.OpenStdin ?? false
+            spec.mounts = try prepareVMMounts(c, rootfs: rootfs)
             if !FileSystem.exists(disk) {
                 let size = UInt64(1) << 30
                 try await BlockingWork.run { try DiskImage().makeRootDisk(at: disk, from: rootfs, virtualSize: size) }
@@ -93,6 +99,10 @@ extension ContainerService {
                               kernelArguments: [GuestRunSpec.agentWord])
         config.nameservers = nameservers
         let stdinSocket = vmIsolation.backendRoot + "/" + name + "/stdin.sock"
+        let shareSocket = vmIsolation.backendRoot + "/" + name + "/virtiofs.sock"
+        if spec.mounts.contains(where: { $0.type == "share" }) {
+            config.shares = [VMShare(tag: GuestRunSpec.shareTag, socket: shareSocket)]
+        }
         if spec.stdin { config.inputPorts = [VMInputPort(name: GuestRunSpec.stdinPort, socket: stdinSocket)] }
         config.outputPorts = [VMOutputPort(name: GuestRunSpec.stdoutPort, path: dir + "/stdout"),
                               VMOutputPort(name: GuestRunSpec.stderrPort, path: dir + "/stderr")]
@@ -121,6 +131,8 @@ extension ContainerService {
             }
         }
         do {
+            // virtiofsd listens before QEMU starts (QEMU connects at startup).
+            if !config.shares.isEmpty { try await startVMShare(id, socket: shareSocket) }
             try await backend.start(name)
         } catch {
             try? await backend.delete(name)
@@ -129,6 +141,7 @@ extension ContainerService {
         }
         marks.append(("boot", WallClock.now()))
         wired = true
+        launched = true
         if c.ports?.isEmpty == false {
             do { try networks.applyFirewall() } catch {
                 logger.error("cannot publish the ports of a vm container", metadata: ["id": "\(id)", "error": "\(error)"])
@@ -267,6 +280,7 @@ extension ContainerService {
             await pump.finish(exitCode: Int32(code ?? 255))
         }
         if let backend { try? await backend.delete(name) }
+        if let c = try? get(id) { _ = try? await BlockingWork.run { self.releaseVMMounts(c) } }
         unwireNetwork(id)
         await recordExit(id, code: code ?? 255, error: error)
     }

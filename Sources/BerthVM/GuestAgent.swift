@@ -30,6 +30,8 @@ public enum GuestAgent {
     /// Runs the spec's command and powers the guest off. Never returns.
     public static func main() -> Never {
         let code = run()
+        // Volumes and binds are synced and unmounted before the exit code is reported.
+        tearDownMounts()
         FD.close(1)
         _ = try? FD.writeAll(consoleFD(), "\(GuestInit.exitPrefix)\(code)\n")
         try? FileSystem.removeTree("/run/berth-cmd.pid")
@@ -73,6 +75,7 @@ public enum GuestAgent {
                 try Mounts.mount(source: name, target: target, type: type)
             }
             if let h = spec.hostname { try ProcessControl.setHostname(h) }
+            try setUpMounts(spec)
         } catch {
             say(err, "cannot prepare the root disk: \((error as? BerthError)?.message ?? "\(error)")")
             return 125

@@ -21,6 +21,8 @@ public struct GuestRunSpec: Sendable, Codable, Equatable {
     public var hostname: String?
     /// Whether stdin comes from the `berth.stdin` port (`-i`); else /dev/null.
     public var stdin: Bool = false
+    /// Volumes, binds and tmpfs mounts, in the order the agent mounts them (parents first).
+    public var mounts: [GuestMount] = []
 
     public init(args: [String], env: [String], cwd: String = "/", uid: UInt32 = 0, gid: UInt32 = 0,
                 additionalGids: [UInt32] = [], hostname: String? = nil) {
@@ -49,6 +51,12 @@ public struct GuestRunSpec: Sendable, Codable, Equatable {
     /// The kernel command line word that makes `/init` hand over to the agent.
     public static let agentWord = "berth.agent=1"
 
+    /// The virtio-fs tag of the share carrying the host side of binds and volumes.
+    public static let shareTag = "berth"
+    /// Where the agent mounts that share in the initramfs (outside the root disk, so the
+    /// command never sees the whole share).
+    public static let shareMountPoint = "/run/berth-share"
+
     /// The JSON bytes.
     public func encoded() throws -> [UInt8] {
         var e = BerthJSONEncoder()
@@ -67,5 +75,36 @@ public struct GuestRunSpec: Sendable, Codable, Equatable {
         w.directory("berth", mode: 0o755)
         w.file("berth/spec.json", try encoded(), mode: 0o600)
         return w.finish()
+    }
+}
+
+/// One mount of a `--isolation vm` container, made by the agent inside the root disk before
+/// the command starts.
+public struct GuestMount: Sendable, Codable, Equatable {
+    /// `share` (a bind of `source` from the virtio-fs share) or `tmpfs`.
+    public var type: String
+    /// `share`: the entry of the share to bind (the host bind-mounted the bind's source or the
+    /// volume's directory there); `tmpfs`: unused.
+    public var source: String
+    /// The absolute path in the root disk.
+    public var target: String
+    /// Mounted read-only (the host side of a read-only share is read-only too).
+    public var readOnly: Bool
+    /// `share`: the source is a file (the target is made as an empty file, not a directory).
+    public var isFile: Bool
+    /// `tmpfs`: mount(2) flags (`MS_NOSUID`…, from the container's options) and data
+    /// (`size=…,mode=…`).
+    public var flags: UInt
+    public var data: String
+
+    public init(type: String, source: String = "", target: String, readOnly: Bool = false, isFile: Bool = false,
+                flags: UInt = 0, data: String = "") {
+        self.type = type
+        self.source = source
+        self.target = target
+        self.readOnly = readOnly
+        self.isFile = isFile
+        self.flags = flags
+        self.data = data
     }
 }

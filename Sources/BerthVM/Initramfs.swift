@@ -12,7 +12,7 @@ import BerthSystem
 ///
 /// Layout: `/init`, `/bin/busybox` (applets installed by /init at boot), `/dev/console`,
 /// `/dev/null`, `/lib/modules/<name>.ko` and `/lib/modules/berth.order` (one name per line,
-/// load order), `/etc/acpi/PWRF/00000080` (the power button handler), empty `/proc`, `/sys`,
+/// load order), `/lib/modules/virtiofs.order` (loaded on demand by the agent), `/etc/acpi/PWRF/00000080` (the power button handler), empty `/proc`, `/sys`,
 /// `/newroot`, `/run`, `/tmp`.
 public enum Initramfs {
     /// Modules a Berth guest loads: virtio over PCI (q35), block, net, console, vsock, and
@@ -21,6 +21,14 @@ public enum Initramfs {
         "virtio_pci", "virtio_blk", "virtio_net", "virtio_console", "vmw_vsock_virtio_transport",
         "evdev", "button",
     ]
+
+    /// Modules carried but loaded only when a guest needs them: virtio-fs (fuse + virtiofs),
+    /// loaded by the agent when the container has volumes or binds. Listed in load order in
+    /// `virtiofsOrderPath`.
+    public static let virtiofsModules = ["virtiofs"]
+    /// The load order of `virtiofsModules` in the archive (one name per line, each
+    /// `/lib/modules/<name>.ko`).
+    public static let virtiofsOrderPath = "/lib/modules/virtiofs.order"
 
     /// What was written.
     public struct Summary: Sendable {
@@ -53,6 +61,8 @@ public enum Initramfs {
         }
         let table = try KernelModules(directory: kernel.modulesDirectory)
         let order = try table.loadOrder(for: modules)
+        // Dependencies already loaded at boot (virtio, virtio_ring) are left out.
+        let virtiofsOrder = try table.loadOrder(for: virtiofsModules).filter { !order.contains($0) }
 
         var w = CPIOWriter()
         for d in ["bin", "sbin", "dev", "etc", "etc/acpi", "etc/acpi/PWRF", "lib", "lib/modules",
@@ -72,11 +82,12 @@ public enum Initramfs {
             w.file(String(GuestRunSpec.agentPath.dropFirst()), bytes, mode: 0o755)
         }
         w.file("etc/acpi/PWRF/00000080", Array(GuestInit.powerButtonHandler.utf8), mode: 0o755)
-        for name in order {
+        for name in order + virtiofsOrder {
             guard let rel = table.paths[name] else { continue }
             w.file("lib/modules/\(name).ko", try moduleBytes(kernel.modulesDirectory + "/" + rel))
         }
         w.file("lib/modules/berth.order", Array((order.joined(separator: "\n") + "\n").utf8))
+        w.file(String(virtiofsOrderPath.dropFirst()), Array((virtiofsOrder.joined(separator: "\n") + "\n").utf8))
         return (w.finish(), order)
     }
 

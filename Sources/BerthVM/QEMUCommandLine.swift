@@ -5,7 +5,8 @@
 /// no display; started with the vCPUs stopped (`-S`) so the QMP client is connected before
 /// the guest runs; the serial port on a unix socket (for attach) that also logs everything
 /// to a file (for `consoleOutput`, whether or not anyone is attached); virtio-blk disks with
-/// explicit formats; tap-backed virtio-net. A guest reboot ends QEMU (`-no-reboot`).
+/// explicit formats; tap-backed virtio-net; vhost-user-fs shares (guest memory then a shared
+/// memfd, `-machine q35,memory-backend=mem`). A guest reboot ends QEMU (`-no-reboot`).
 public struct QEMUCommandLine: Sendable {
     /// Where the VM's runtime files live.
     public struct Paths: Sendable {
@@ -41,13 +42,17 @@ public struct QEMUCommandLine: Sendable {
     public func arguments(for config: VMConfig, paths: Paths, incoming: Bool = false) -> [String] {
         var a = [binary,
                  "-name", "guest=\(escape(config.name)),debug-threads=on",
-                 "-machine", "q35",
+                 "-machine", config.shares.isEmpty ? "q35" : "q35,memory-backend=mem",
                  "-accel", accelerator.rawValue,
                  "-cpu", accelerator == .kvm ? "host" : "max",
                  "-smp", String(config.vcpus),
                  "-m", "\(config.memoryMiB)M",
                  "-nodefaults", "-no-user-config", "-nographic",
                  "-no-reboot"]
+        if !config.shares.isEmpty {
+            // vhost-user-fs: the daemon maps guest memory, so it must be a shared memfd.
+            a += ["-object", "memory-backend-memfd,id=mem,size=\(config.memoryMiB)M,share=on"]
+        }
         a += incoming ? ["-incoming", "defer"] : ["-S"]
         if let firmware { a += ["-bios", firmware] }
         a += ["-qmp", "unix:\(escape(paths.qmpSocket)),server=on,wait=off"]
@@ -66,6 +71,10 @@ public struct QEMUCommandLine: Sendable {
             var dev = "virtio-net-pci,netdev=net\(i)"
             if let mac = n.mac { dev += ",mac=\(mac)" }
             a += ["-device", dev]
+        }
+        for (i, s) in config.shares.enumerated() {
+            a += ["-chardev", "socket,id=fs\(i),path=\(escape(s.socket))",
+                  "-device", "vhost-user-fs-pci,chardev=fs\(i),tag=\(s.tag)"]
         }
         if !config.outputPorts.isEmpty || !config.inputPorts.isEmpty {
             a += ["-device", "virtio-serial-pci,id=vser0"]

@@ -36,6 +36,10 @@ public struct VMConfig: Sendable, Codable, Equatable {
     /// virtio-serial ports fed from a unix socket QEMU listens on (`--isolation vm -i`: the
     /// command's stdin; the guest reads EOF when the host's connection closes).
     public var inputPorts: [VMInputPort] = []
+    /// Host directories shared with the guest over virtio-fs, each served by a `virtiofsd`
+    /// listening on `socket` (`--isolation vm` volumes and binds, see `VirtioFSDaemon`). Any
+    /// share makes guest memory a shared memfd (vhost-user needs it).
+    public var shares: [VMShare] = []
 
     public init(name: String, vcpus: Int = 1, memoryMiB: Int = 256, kernel: String, initrd: String? = nil,
                 disks: [VMDisk] = [], networks: [VMNetworkInterface] = [], kernelArguments: [String] = [],
@@ -80,6 +84,20 @@ public struct VMInputPort: Sendable, Codable, Equatable {
     public var socket: String
     public init(name: String, socket: String) {
         self.name = name
+        self.socket = socket
+    }
+}
+
+/// A virtio-fs share: `vhost-user-fs-pci` with mount tag `tag` in the guest
+/// (`mount -t virtiofs TAG DIR`), served by the vhost-user daemon listening on `socket`
+/// (which must listen before QEMU starts: QEMU connects at startup).
+public struct VMShare: Sendable, Codable, Equatable {
+    /// The guest's mount tag: 1 to 36 bytes, no comma.
+    public var tag: String
+    /// The daemon's vhost-user unix socket.
+    public var socket: String
+    public init(tag: String, socket: String) {
+        self.tag = tag
         self.socket = socket
     }
 }
@@ -130,7 +148,7 @@ public struct VMNetworkInterface: Sendable, Codable, Equatable {
 
 extension VMConfig {
     enum CodingKeys: String, CodingKey {
-        case name, vcpus, memoryMiB, kernel, initrd, disks, networks, kernelArguments, nameservers, hostname, command, outputPorts, inputPorts
+        case name, vcpus, memoryMiB, kernel, initrd, disks, networks, kernelArguments, nameservers, hostname, command, outputPorts, inputPorts, shares
     }
 
     /// Decodes a config written by this or an older Berth: fields added later are optional
@@ -150,6 +168,7 @@ extension VMConfig {
         nameservers = try c.decodeIfPresent([String].self, forKey: .nameservers) ?? []
         outputPorts = try c.decodeIfPresent([VMOutputPort].self, forKey: .outputPorts) ?? []
         inputPorts = try c.decodeIfPresent([VMInputPort].self, forKey: .inputPorts) ?? []
+        shares = try c.decodeIfPresent([VMShare].self, forKey: .shares) ?? []
     }
 
     /// Checks what can be checked without touching files: the name, vCPUs against
@@ -209,6 +228,14 @@ extension VMConfig {
         for p in inputPorts {
             guard !p.name.isEmpty, p.name.utf8.count <= 64, !p.name.contains(","), !p.socket.isEmpty, p.socket.utf8.count <= 107 else {
                 throw BerthError.invalid("vm \(name): invalid input port \"\(p.name)\"")
+            }
+        }
+        for (i, s) in shares.enumerated() {
+            guard !s.tag.isEmpty, s.tag.utf8.count <= 36, !s.tag.contains(","), !s.socket.isEmpty, s.socket.utf8.count <= 107 else {
+                throw BerthError.invalid("vm \(name): invalid virtio-fs share \"\(s.tag)\" (tag of 1 to 36 bytes without a comma, socket path of at most 107 bytes)")
+            }
+            if shares[..<i].contains(where: { $0.tag == s.tag }) {
+                throw BerthError.invalid("vm \(name): duplicate virtio-fs tag \"\(s.tag)\"")
             }
         }
         let line = GuestInit.kernelCommandLine(for: self)

@@ -87,6 +87,49 @@ struct BerthVMUnitTests {
         #expect(kvm.joined(separator: " ").contains("-bios /fw"))
     }
 
+    @Test func qemuArgumentsWithShares() throws {
+        var config = VMConfig(name: "web", vcpus: 1, memoryMiB: 300, kernel: "/boot/k", initrd: "/i")
+        let q = QEMUCommandLine(binary: "qemu", accelerator: .tcg, firmware: nil)
+        let paths = QEMUCommandLine.Paths(qmpSocket: "/s/qmp.sock", consoleSocket: "/s/console.sock", consoleLog: "/s/console.log")
+        // No share: private memory, no vhost-user device.
+        let plain = q.arguments(for: config, paths: paths).joined(separator: " ")
+        #expect(plain.contains("-machine q35 -accel"))
+        #expect(!plain.contains("memory-backend") && !plain.contains("vhost-user-fs"))
+        config.shares = [VMShare(tag: "berth", socket: "/run/x,y/virtiofs.sock"), VMShare(tag: "two", socket: "/s/2.sock")]
+        try config.validate(hostCPUs: 2, hostMemoryMiB: 4096)
+        let a = q.arguments(for: config, paths: paths)
+        let joined = a.joined(separator: " ")
+        #expect(joined.contains("-machine q35,memory-backend=mem -accel tcg"))
+        #expect(joined.contains("-object memory-backend-memfd,id=mem,size=300M,share=on"))
+        #expect(joined.contains("-chardev socket,id=fs0,path=/run/x,,y/virtiofs.sock -device vhost-user-fs-pci,chardev=fs0,tag=berth"))
+        #expect(joined.contains("-chardev socket,id=fs1,path=/s/2.sock -device vhost-user-fs-pci,chardev=fs1,tag=two"))
+        // The memory size and -m agree (QEMU refuses a mismatch).
+        #expect(a[a.firstIndex(of: "-m")! + 1] == "300M")
+        // Tags: 1 to 36 bytes, unique.
+        var bad = config
+        bad.shares = [VMShare(tag: String(repeating: "t", count: 37), socket: "/s")]
+        #expect(throws: BerthError.self) { try bad.validate(hostCPUs: 2, hostMemoryMiB: 4096) }
+        bad.shares = [VMShare(tag: "a", socket: "/s1"), VMShare(tag: "a", socket: "/s2")]
+        #expect(throws: BerthError.self) { try bad.validate(hostCPUs: 2, hostMemoryMiB: 4096) }
+        // Older config.json files (no "shares") still decode.
+        var enc = BerthJSONEncoder()
+        enc.options = []
+        let text = String(decoding: try enc.encode(VMConfig(name: "old", kernel: "/k")), as: UTF8.self)
+        #expect(text.contains(",\"shares\":[]"))
+        let old = text.replacing(",\"shares\":[]", with: "")
+        #expect(try BerthJSONDecoder().decode(VMConfig.self, from: Array(old.utf8)).shares.isEmpty)
+    }
+
+    @Test func guestMountsTravelInTheSpec() throws {
+        var spec = GuestRunSpec(args: ["true"], env: [])
+        spec.mounts = [GuestMount(type: "share", source: "0", target: "/data", readOnly: true),
+                       GuestMount(type: "tmpfs", target: "/t", flags: 6, data: "size=65536k")]
+        #expect(try GuestRunSpec.decode(spec.encoded()) == spec)
+        // /proc/self/mounts escapes spaces, tabs, newlines and backslashes in octal.
+        #expect(GuestAgent.unescapeMountField("/newroot/a\\040b\\011c") == "/newroot/a b\tc")
+        #expect(GuestAgent.unescapeMountField("/x\\") == "/x\\")
+    }
+
     @Test(arguments: [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")])
     func base64(input: String, output: String) {
         #expect(base64Encode(Array(input.utf8)) == output)

@@ -27,6 +27,57 @@ struct VMIsolationTests {
         }
     }
 
+    /// virtiofsd processes whose command line names `needle` (a daemon's exec root).
+    static func virtiofsdProcesses(mentioning needle: String) -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+            guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let cmd = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return cmd.contains("virtiofsd") && cmd.contains(needle) ? pid : nil
+        }
+    }
+
+    @Test(.enabled(if: available, "needs qemu-system-x86 and Debian's cloud kernel (scripts/setup)"))
+    func volumesBindsAndTmpfsReachTheGuest() throws {
+        try withDaemon { d in
+            // A failure must not leave a virtiofsd behind (the daemon's cleanup does not know it).
+            defer { for pid in Self.virtiofsdProcesses(mentioning: d.execRoot) { kill(pid, SIGKILL) } }
+            #expect(try d.docker("load", "-i", Paths.testImage).status == 0)
+            let host = d.dir + "/host"
+            try FileManager.default.createDirectory(atPath: host + "/rw", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: host + "/ro", withIntermediateDirectories: true)
+            try "read-only data\n".write(toFile: host + "/ro/r.txt", atomically: true, encoding: .utf8)
+            try "hello file\n".write(toFile: host + "/greeting", atomically: true, encoding: .utf8)
+            let probe = """
+                echo from-vm > /vol/v.txt; echo from-vm > /rw/b.txt; cat /etc/greeting /ro/r.txt
+                if echo x > /ro/new; then echo ro-writable; fi
+                grep ' /scratch ' /proc/mounts; grep ' /t2 ' /proc/mounts; grep ' /ro ' /proc/mounts
+                """
+            let r = try d.docker("run", "--name", "vmmounts", "--isolation", "vm", "-v", "vmvol:/vol", "-v", host + "/rw:/rw",
+                                 "--mount", "type=bind,src=\(host)/ro,dst=/ro,readonly", "-v", host + "/greeting:/etc/greeting:ro",
+                                 "--tmpfs", "/scratch:size=1m", "--mount", "type=tmpfs,dst=/t2",
+                                 "busybox:test", "sh", "-c", probe)
+            #expect(r.status == 0, "\(r.stderr)\n\(d.daemonLog.suffix(2000))")
+            #expect(r.stdout.contains("hello file\nread-only data\n"), "\(r.stdout)")
+            #expect(r.stderr.contains("Read-only file system"), "\(r.stderr)")
+            #expect(!r.stdout.contains("ro-writable"))
+            #expect(r.stdout.contains("tmpfs /scratch tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k"), "\(r.stdout)")
+            #expect(r.stdout.contains("tmpfs /t2 tmpfs rw,nosuid,nodev,noexec"), "\(r.stdout)")
+            #expect(r.stdout.contains(" /ro virtiofs ro,"), "\(r.stdout)")
+            // The writes are on the host, seen by a namespace container using the same volume.
+            #expect((try? String(contentsOfFile: host + "/rw/b.txt", encoding: .utf8)) == "from-vm\n")
+            #expect(!FileManager.default.fileExists(atPath: host + "/ro/new"))
+            let vol = try d.docker("run", "--rm", "-v", "vmvol:/vol", "busybox:test", "cat", "/vol/v.txt")
+            #expect(trimmed(vol.stdout) == "from-vm", "\(vol.stdout) \(vol.stderr)")
+            // The VM is gone, and with it its virtiofsd and the staging mounts.
+            let id = trimmed(try d.docker("inspect", "-f", "{{.Id}}", "vmmounts").stdout)
+            #expect(Self.virtiofsdProcesses(mentioning: d.execRoot).isEmpty)
+            #expect(TestDaemon.mounts(under: d.root + "/containers/" + id).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: d.root + "/containers/" + id + "/vm/share"))
+            #expect(try d.docker("rm", "vmmounts").status == 0)
+            #expect(try d.docker("volume", "rm", "vmvol").status == 0)
+        }
+    }
+
     @Test(.enabled(if: available, "needs qemu-system-x86 and Debian's cloud kernel (scripts/setup)"))
     func runPrintsGuestKernelAndExitCode() throws {
         try withDaemon { d in
@@ -109,8 +160,9 @@ struct VMIsolationTests {
     func runningVMSurvivesADaemonRestart() throws {
         try withDaemon { d in
             #expect(try d.docker("load", "-i", Paths.testImage).status == 0)
-            let run = try d.docker("run", "-d", "--name", "vm5", "--isolation", "vm", "busybox:test", "sh", "-c",
-                                   "echo before; trap 'echo got-term; exit 42' TERM; while true; do sleep 0.2; done")
+            // With a volume: virtiofsd (its own session) must outlive berthd too, and be cleaned up later.
+            let run = try d.docker("run", "-d", "--name", "vm5", "--isolation", "vm", "-v", "vm5data:/data", "busybox:test", "sh", "-c",
+                                   "echo before; trap 'echo got-term; echo after-restart > /data/late; exit 42' TERM; while true; do sleep 0.2; done")
             #expect(run.status == 0, "\(run.stderr)")
             let id = trimmed(run.stdout)
             let vmName = "c" + String(id.prefix(15))
@@ -133,6 +185,10 @@ struct VMIsolationTests {
             #expect(logs.components(separatedBy: "before").count == 2, "\(logs)")
             #expect(logs.contains("got-term"), "\(logs)")
             #expect(Self.qemuProcesses(mentioning: vmName).isEmpty)
+            #expect(Self.virtiofsdProcesses(mentioning: d.execRoot).isEmpty)
+            #expect(TestDaemon.mounts(under: d.root + "/containers/" + id).isEmpty)
+            let late = try d.docker("run", "--rm", "-v", "vm5data:/data", "busybox:test", "cat", "/data/late")
+            #expect(trimmed(late.stdout) == "after-restart", "\(late.stdout) \(late.stderr)")
             #expect(try d.docker("rm", "vm5").status == 0)
             #expect(!FileManager.default.fileExists(atPath: d.execRoot + "/vm/" + vmName))
         }
