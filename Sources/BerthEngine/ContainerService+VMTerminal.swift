@@ -61,17 +61,18 @@ extension ContainerService {
     }
 
     /// After a berthd restart: the input ports of a re-adopted VM container. The old
-    /// connections died with the old berthd. A `StdinOnce` container's stdin ended with its
-    /// first attach (which the restart cut), so it stays closed, as Docker keeps it; any other
-    /// `-i` container's stdin is connected again (with `-t` the agent reads the port again as
-    /// soon as the host is back; without, a command that read stdin while berthd was down has
-    /// seen end-of-file).
+    /// connections died with the old berthd. A `StdinOnce` stdin whose first attach has ended
+    /// (the pump's `stdin-closed` marker: a restart ends that attach too) stays closed, as
+    /// Docker keeps it; any other `-i` stdin is connected again (with `-t` the agent reads the
+    /// port again as soon as the host is back; without, a command that read stdin while
+    /// berthd was down has seen end-of-file).
     func reconnectInputPorts(_ c: Container, pump: VMOutputPump) {
         let name = VMIsolation.vmName(c.id)
         let stdin = c.config.OpenStdin ?? false
         let once = c.config.StdinOnce ?? false
-        connectInputPorts(c.id, name: name, pump: pump, stdin: stdin && !once, tty: c.tty, stdinOnce: false)
-        if stdin && once { pump.markStdinClosed() }
+        let closed = FileSystem.exists(pump.stdinClosedPath)
+        connectInputPorts(c.id, name: name, pump: pump, stdin: stdin && !closed, tty: c.tty, stdinOnce: once)
+        if stdin && closed { pump.markStdinClosed() }
     }
 
     /// `POST /containers/{id}/resize` of a VM container with `-t`.

@@ -140,13 +140,23 @@ final class VMOutputPump: Sendable {
                 if !Self.sendAll(target, frame.payload[...]) { break loop }
             }
         }
-        if state.withLock({ $0.stdinOnce }) { closeStdin() }
+        if state.withLock({ $0.stdinOnce }) {
+            closeStdin()
+            // A restarted berthd keeps it closed (`ContainerService.reconnectInputPorts`).
+            try? FileSystem.writeAtomically(stdinClosedPath, [], mode: 0o600, durable: false)
+        }
     }
+
+    /// Exists once a `StdinOnce` stdin was closed in this boot of the VM.
+    var stdinClosedPath: String { FileSystem.parentDirectory(of: offsetsPath) + "/stdin-closed" }
 
     /// Starts the pump thread, continuing from the saved offsets (`fresh`: from 0, a new boot
     /// truncated the files).
     func start(fresh: Bool) throws {
-        if fresh { try FileSystem.writeAtomically(offsetsPath, [UInt8](repeating: 0, count: 16), mode: 0o600, durable: false) }
+        if fresh {
+            try FileSystem.writeAtomically(offsetsPath, [UInt8](repeating: 0, count: 16), mode: 0o600, durable: false)
+            try? FileSystem.removeTree(stdinClosedPath)
+        }
         let me = self
         Task.detached { _ = try? await BlockingWork.run { me.loop() } }
     }
