@@ -18,6 +18,8 @@ import BerthSystem
 /// `system_powerdown`, becomes SIGTERM for the command, as `docker stop`). It reaps every
 /// process (it is PID 1), and when the command ends it kills what is left, unmounts, prints
 /// `BERTH_GUEST_EXIT=<code>` (the code, or 128 + the signal) on the console and powers off.
+/// Before the fork it writes the spec's /etc files (`installEtcFiles`); with `tty` the
+/// command gets a pty instead and the agent copies it (`runOnTerminal`, GuestAgent+Terminal).
 /// Setup failures print `berth-vm-agent: …` on the stderr port (or the console) and exit
 /// 125, 126 (not executable) or 127 (not found), as Docker does.
 ///
