@@ -235,6 +235,11 @@ extension ContainerService {
             throw BerthError.invalid("invalid terminal size \(height)x\(width)")
         }
         guard c.tty else { return }
+        if Self.isVMIsolated(c.hostConfig) {
+            try resizeVM(c.id, rows: UInt16(height), columns: UInt16(width))
+            publish(c, "resize", ["height": "\(height)", "width": "\(width)"])
+            return
+        }
         let ch = try await MonitorConnection.attach(path: attachSocket(c.id), stdin: false, stdout: false, stderr: false)
         try await ch.run(tty: true) { conn in try await conn.resize(rows: UInt16(height), cols: UInt16(width)) }
         publish(c, "resize", ["height": "\(height)", "width": "\(width)"])

@@ -34,6 +34,7 @@ extension ContainerService {
         let c = try get(ref)
         var s = ContainerStatsSample()
         guard c.state.isRunning, c.state.status != .restarting else { return s }
+        if Self.isVMIsolated(c.hostConfig) { return try statsVM(c) }
         let cg = try cgroup(c)
         s.read = WallClock.now().rfc3339Nano
         s.cpu = (try? cg.cpuStats()) ?? CgroupCPUStats()

@@ -56,16 +56,13 @@ extension ContainerService {
                                 uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, hostname: hostname)
             spec.stdin = c.config.OpenStdin ?? false
             spec.mounts = try prepareVMMounts(c, rootfs: rootfs)
+            applyTerminal(c, to: &spec)
             if !FileSystem.exists(disk) {
                 let size = UInt64(1) << 30
                 try await BlockingWork.run { try DiskImage().makeRootDisk(at: disk, from: rootfs, virtualSize: size) }
             }
         }
         marks.append(("root disk", WallClock.now()))
-        let initrd = dir + "/initrd.cpio"
-        let appendix = try spec.initramfsAppendix()
-        try await BlockingWork.run { try VMIsolation.writeInitrd(base: initramfs, appendix: appendix, to: initrd) }
-        marks.append(("initrd", WallClock.now()))
         // Networks: the addresses (and published ports) the IPAM gives a container; each
         // endpoint becomes a tap on the network's bridge, configured by the guest's init.
         if let mode = c.hostConfig.NetworkMode, mode.hasPrefix("container:") {
@@ -90,20 +87,26 @@ extension ContainerService {
             return f.count >= 2 && f[0] == "nameserver" && IPAddress(String(f[1])) != nil && !f[1].contains(":") ? String(f[1]) : nil
         }
         marks.append(("network", WallClock.now()))
+        // The initramfs goes last: the /etc files it carries are final once the network is.
+        spec.etcFiles = etcFiles(id)
+        let initrd = dir + "/initrd.cpio"
+        let appendix = try spec.initramfsAppendix()
+        try await BlockingWork.run { try VMIsolation.writeInitrd(base: initramfs, appendix: appendix, to: initrd) }
+        marks.append(("initrd", WallClock.now()))
         let nano = c.hostConfig.NanoCpus ?? 0
         let vcpus = nano > 0 ? Int((nano + 999_999_999) / 1_000_000_000) : 1
-        let memory = c.hostConfig.Memory ?? 0
         let name = VMIsolation.vmName(id)
-        var config = VMConfig(name: name, vcpus: vcpus, memoryMiB: memory > 0 ? Int(memory >> 20) : 256,
+        var config = VMConfig(name: name, vcpus: vcpus, memoryMiB: Self.vmMemoryMiB(c.hostConfig),
                               kernel: kernel.image, initrd: initrd, disks: [VMDisk(path: disk)], networks: interfaces,
                               kernelArguments: [GuestRunSpec.agentWord])
         config.nameservers = nameservers
-        let stdinSocket = vmIsolation.backendRoot + "/" + name + "/stdin.sock"
+        let stdinSocket = VMIsolation.stdinSocket(backendRoot: vmIsolation.backendRoot, name: name)
         let shareSocket = vmIsolation.backendRoot + "/" + name + "/virtiofs.sock"
         if spec.mounts.contains(where: { $0.type == "share" }) {
             config.shares = [VMShare(tag: GuestRunSpec.shareTag, socket: shareSocket)]
         }
         if spec.stdin { config.inputPorts = [VMInputPort(name: GuestRunSpec.stdinPort, socket: stdinSocket)] }
+        if spec.tty { config.inputPorts.append(VMInputPort(name: GuestRunSpec.controlPort, socket: VMIsolation.controlSocket(backendRoot: vmIsolation.backendRoot, name: name))) }
         config.outputPorts = [VMOutputPort(name: GuestRunSpec.stdoutPort, path: dir + "/stdout"),
                               VMOutputPort(name: GuestRunSpec.stderrPort, path: dir + "/stderr")]
         let backend = try await vmIsolation.backend()
@@ -148,10 +151,11 @@ extension ContainerService {
             }
         }
         vmIsolation.state.withLock { $0.pumps[id] = pump; $0.exits[id] = nil }
-        if spec.stdin {
+        if spec.stdin || spec.tty {
             // Connect once the agent has opened the port (its console line): QEMU tells the
             // guest about a connection only when the guest's driver is ready.
             let once = c.config.StdinOnce ?? false
+            let (stdin, tty) = (spec.stdin, spec.tty)
             Task { [self] in
                 var rounds = 0
                 while rounds < 3000 {
@@ -161,11 +165,7 @@ extension ContainerService {
                     try? await Task.sleep(nanoseconds: 20_000_000)
                     rounds += 1
                 }
-                if let fd = try? UnixSocket.connect(stdinSocket) {
-                    pump.setStdin(fd, once: once)
-                } else {
-                    logger.error("cannot connect to the stdin of a vm container", metadata: ["id": "\(id)"])
-                }
+                connectInputPorts(id, name: name, pump: pump, stdin: stdin, tty: tty, stdinOnce: once)
             }
         }
         try? pump.start(fresh: true)
@@ -246,6 +246,7 @@ extension ContainerService {
                                             offsetsPath: dir + "/offsets")
                     vmIsolation.state.withLock { $0.pumps[id] = pump }
                     try? pump.start(fresh: false)
+                    if let c = try? get(id) { reconnectInputPorts(c, pump: pump) }
                     watchVM(id, backend: backend)
                 } else if case .paused? = try? await backend.state(name) {
                     _ = try? await backend.kill(name)

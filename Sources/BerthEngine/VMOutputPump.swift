@@ -4,6 +4,7 @@ import Glibc
 import BerthCore
 import BerthRuntime
 import BerthSystem
+import BerthVM
 import Synchronization
 
 /// The host half of a VM container's stdio (`--isolation vm`): QEMU writes what the guest's
@@ -31,6 +32,10 @@ final class VMOutputPump: Sendable {
         var stdinFD: Int32?
         /// Close stdin when the first stdin client ends (`StdinOnce`, `docker run -i`).
         var stdinOnce = false
+        /// The connection to the VM's control port (`-t`: resizes), once made; -1 once closed.
+        var controlFD: Int32?
+        /// The last size asked for before the control port was connected.
+        var pendingSize: (rows: UInt16, columns: UInt16)?
     }
 
     let stdoutPath: String
@@ -67,6 +72,35 @@ final class VMOutputPump: Sendable {
     /// The VM's stdin port is connected: `fd` (owned from now on).
     func setStdin(_ fd: Int32, once: Bool) {
         state.withLock { $0.stdinFD = fd; $0.stdinOnce = once }
+    }
+
+    /// Stdin is closed for good (a `StdinOnce` container re-adopted after its first attach
+    /// ended): stdin frames are dropped at once.
+    func markStdinClosed() {
+        state.withLock { if $0.stdinFD == nil { $0.stdinFD = -1 } }
+    }
+
+    /// The VM's control port is connected: `fd` (owned from now on). A size asked for
+    /// before is sent now.
+    func setControl(_ fd: Int32) {
+        let size = state.withLock { s -> (rows: UInt16, columns: UInt16)? in
+            s.controlFD = fd
+            defer { s.pendingSize = nil }
+            return s.pendingSize
+        }
+        if let size { resize(rows: size.rows, columns: size.columns) }
+    }
+
+    /// Sets the guest terminal's size (a `resize` line on the control port; remembered until
+    /// the port is connected). False when the control connection is gone.
+    @discardableResult
+    func resize(rows: UInt16, columns: UInt16) -> Bool {
+        let fd = state.withLock { s -> Int32? in
+            guard let fd = s.controlFD else { s.pendingSize = (rows, columns); return nil }
+            return fd
+        }
+        guard let fd else { return true }
+        return fd >= 0 && Self.sendAll(fd, Array(GuestRunSpec.resizeLine(rows: rows, columns: columns).utf8)[...])
     }
 
     /// Ends stdin: the guest reads EOF after what was sent. A half-close, not a close: QEMU
@@ -106,13 +140,23 @@ final class VMOutputPump: Sendable {
                 if !Self.sendAll(target, frame.payload[...]) { break loop }
             }
         }
-        if state.withLock({ $0.stdinOnce }) { closeStdin() }
+        if state.withLock({ $0.stdinOnce }) {
+            closeStdin()
+            // A restarted berthd keeps it closed (`ContainerService.reconnectInputPorts`).
+            try? FileSystem.writeAtomically(stdinClosedPath, [], mode: 0o600, durable: false)
+        }
     }
+
+    /// Exists once a `StdinOnce` stdin was closed in this boot of the VM.
+    var stdinClosedPath: String { FileSystem.parentDirectory(of: offsetsPath) + "/stdin-closed" }
 
     /// Starts the pump thread, continuing from the saved offsets (`fresh`: from 0, a new boot
     /// truncated the files).
     func start(fresh: Bool) throws {
-        if fresh { try FileSystem.writeAtomically(offsetsPath, [UInt8](repeating: 0, count: 16), mode: 0o600, durable: false) }
+        if fresh {
+            try FileSystem.writeAtomically(offsetsPath, [UInt8](repeating: 0, count: 16), mode: 0o600, durable: false)
+            try? FileSystem.removeTree(stdinClosedPath)
+        }
         let me = self
         Task.detached { _ = try? await BlockingWork.run { me.loop() } }
     }
@@ -163,6 +207,9 @@ final class VMOutputPump: Sendable {
             FD.close(client.fd)
         }
         closeStdin(final: true)
+        if let control = state.withLock({ s -> Int32? in defer { s.controlFD = -1 }; return s.controlFD }), control >= 0 {
+            FD.close(control)
+        }
         done.fulfill(Int(code))
     }
 

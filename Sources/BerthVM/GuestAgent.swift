@@ -18,6 +18,8 @@ import BerthSystem
 /// `system_powerdown`, becomes SIGTERM for the command, as `docker stop`). It reaps every
 /// process (it is PID 1), and when the command ends it kills what is left, unmounts, prints
 /// `BERTH_GUEST_EXIT=<code>` (the code, or 128 + the signal) on the console and powers off.
+/// Before the fork it writes the spec's /etc files (`installEtcFiles`); with `tty` the
+/// command gets a pty instead and the agent copies it (`runOnTerminal`, GuestAgent+Terminal).
 /// Setup failures print `berth-vm-agent: …` on the stderr port (or the console) and exit
 /// 125, 126 (not executable) or 127 (not found), as Docker does.
 ///
@@ -35,7 +37,7 @@ public enum GuestAgent {
         FD.close(1)
         _ = try? FD.writeAll(consoleFD(), "\(GuestInit.exitPrefix)\(code)\n")
         try? FileSystem.removeTree("/run/berth-cmd.pid")
-        for m in ["dev", "sys", "proc"] { try? Mounts.unmount("\(root)/\(m)", detach: true) }
+        for m in ["dev/pts", "dev", "sys", "proc"] { try? Mounts.unmount("\(root)/\(m)", detach: true) }
         sync()
         try? Mounts.unmount(root)
         _ = try? ProcessControl.powerOff()
@@ -75,11 +77,13 @@ public enum GuestAgent {
                 try Mounts.mount(source: name, target: target, type: type)
             }
             if let h = spec.hostname { try ProcessControl.setHostname(h) }
+            try installEtcFiles(spec)
             try setUpMounts(spec)
         } catch {
             say(err, "cannot prepare the root disk: \((error as? BerthError)?.message ?? "\(error)")")
             return 125
         }
+        if spec.tty { return runOnTerminal(spec, output: out, console: console) }
         var input = (try? FD.open("/dev/null", O_RDONLY | O_CLOEXEC)) ?? -1
         if spec.stdin {
             guard let path = findPorts([GuestRunSpec.stdinPort])[GuestRunSpec.stdinPort],
@@ -96,7 +100,10 @@ public enum GuestAgent {
             say(err, "cannot fork: \(error)")
             return 125
         }
-        if pid == 0 { child(spec, stdin: input, stdout: out, stderr: err) }
+        if pid == 0 {
+            ProcessControl.newSession()
+            child(spec, stdin: input, stdout: out, stderr: err)
+        }
         _ = try? FileSystem.writeAtomically("/run/berth-cmd.pid", Array("\(pid)\n".utf8), mode: 0o644, durable: false)
         // PID 1 reaps everything; the command's own status is the one that counts.
         while true {
@@ -111,14 +118,16 @@ public enum GuestAgent {
     }
 
     /// The forked child: stdio, root, cwd, credentials, exec. Never returns.
+    /// With `stdout` < 0 the caller has set up fds 0-2 already (a terminal).
     static func child(_ spec: GuestRunSpec, stdin: Int32, stdout: Int32, stderr: Int32) -> Never {
-        ProcessControl.newSession()
-        do {
-            if stdin >= 0 { try FD.dup2(stdin, 0) } else { FD.close(0) }
-            try FD.dup2(stdout, 1)
-            try FD.dup2(stderr, 2)
-        } catch {
-            ProcessControl.exitNow(125)
+        if stdout >= 0 {
+            do {
+                if stdin >= 0 { try FD.dup2(stdin, 0) } else { FD.close(0) }
+                try FD.dup2(stdout, 1)
+                try FD.dup2(stderr, 2)
+            } catch {
+                ProcessControl.exitNow(125)
+            }
         }
         func fail(_ code: Int32, _ text: String) -> Never {
             say(2, text)

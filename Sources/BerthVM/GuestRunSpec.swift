@@ -23,6 +23,16 @@ public struct GuestRunSpec: Sendable, Codable, Equatable {
     public var stdin: Bool = false
     /// Volumes, binds and tmpfs mounts, in the order the agent mounts them (parents first).
     public var mounts: [GuestMount] = []
+    /// `-t`: the command runs on a pty the agent allocates in the guest (its controlling
+    /// terminal on stdin, stdout and stderr); the agent copies the pty to the stdout port and
+    /// the stdin port (with `stdin`) to the pty, and takes resizes from the control port.
+    public var tty: Bool = false
+    /// The terminal's initial size (rows, columns) with `tty`; nil: the kernel's 0x0.
+    public var consoleRows: UInt16? = nil
+    public var consoleColumns: UInt16? = nil
+    /// Files the agent writes into the root disk's /etc before the command starts (Docker
+    /// bind-mounts them): `hosts`, `hostname`, `resolv.conf` → their contents.
+    public var etcFiles: [String: String] = [:]
 
     public init(args: [String], env: [String], cwd: String = "/", uid: UInt32 = 0, gid: UInt32 = 0,
                 additionalGids: [UInt32] = [], hostname: String? = nil) {
@@ -43,8 +53,13 @@ public struct GuestRunSpec: Sendable, Codable, Equatable {
     public static let stderrPort = "berth.stderr"
     /// The port carrying the command's stdin (host → guest), with `stdin`.
     public static let stdinPort = "berth.stdin"
-    /// Printed on the console by the agent once it has opened the stdin port: the host
-    /// connects to the port's socket then (see `GuestAgent.waitForHost`).
+    /// The port carrying control lines (host → guest), with `tty`: `resize ROWS COLS\n`
+    /// sets the pty's window size (the kernel then sends SIGWINCH to the foreground group).
+    public static let controlPort = "berth.control"
+    /// The names `etcFiles` may carry.
+    public static let etcFileNames: Set<String> = ["hosts", "hostname", "resolv.conf"]
+    /// Printed on the console by the agent once it has opened its input ports (stdin and/or
+    /// control): the host connects to the ports' sockets then (see `GuestAgent.waitForHost`).
     public static let stdinReadyMarker = "BERTH_STDIN_READY"
     /// Where the agent is in the initramfs (`GuestInit` execs it with `berth.agent=1`).
     public static let agentPath = "/sbin/berth-vm-agent"
@@ -56,6 +71,16 @@ public struct GuestRunSpec: Sendable, Codable, Equatable {
     /// Where the agent mounts that share in the initramfs (outside the root disk, so the
     /// command never sees the whole share).
     public static let shareMountPoint = "/run/berth-share"
+    /// A control-port line setting the terminal's size.
+    public static func resizeLine(rows: UInt16, columns: UInt16) -> String { "resize \(rows) \(columns)\n" }
+
+    /// The size a control-port line (without its newline) asks for, or nil when it is not a
+    /// well-formed `resize ROWS COLS`.
+    public static func parseResize(_ line: some StringProtocol) -> (rows: UInt16, columns: UInt16)? {
+        let f = line.split(separator: " ")
+        guard f.count == 3, f[0] == "resize", let r = UInt16(f[1]), let c = UInt16(f[2]) else { return nil }
+        return (r, c)
+    }
 
     /// The JSON bytes.
     public func encoded() throws -> [UInt8] {

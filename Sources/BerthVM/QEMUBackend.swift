@@ -398,18 +398,12 @@ public actor QEMUBackend: VMBackend {
     public func stats(_ name: String) async throws -> VMStats {
         let p = try running(name)
         let vm = try lookup(name)
-        let stat = try FileSystem.readString("/proc/\(p.pid)/stat")
-        guard let close = stat.lastIndex(of: ")") else { throw BerthError(.corrupt, "vm \(name): unreadable /proc/\(p.pid)/stat") }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After "pid (comm)": field 3 (state) is index 0, so utime (14) is 11 and stime (15) is 12.
-        guard fields.count > 12, let utime = UInt64(fields[11]), let stime = UInt64(fields[12]) else {
-            throw BerthError(.corrupt, "vm \(name): unreadable /proc/\(p.pid)/stat")
+        let usage: VMProcessUsage
+        do { usage = try VMProcessUsage.read(pid: p.pid) } catch let e as BerthError {
+            throw BerthError(e.code, "vm \(name): \(e.message)")
         }
-        let ticks = UInt64(max(1, sysconf(Int32(_SC_CLK_TCK))))
-        let statm = try FileSystem.readString("/proc/\(p.pid)/statm").split(separator: " ")
-        let pages = statm.count > 1 ? UInt64(statm[1]) ?? 0 : 0
-        return VMStats(cpuTimeNanoseconds: (utime + stime) * 1_000_000_000 / ticks,
-                       residentBytes: pages * UInt64(sysconf(Int32(_SC_PAGESIZE))),
+        return VMStats(cpuTimeNanoseconds: usage.userNanoseconds + usage.systemNanoseconds,
+                       residentBytes: usage.residentBytes,
                        memoryLimitBytes: UInt64(vm.config.memoryMiB) << 20,
                        pid: p.pid)
     }

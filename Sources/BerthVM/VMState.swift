@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BerthCore
+import BerthSystem
+
 /// Where a VM is in its lifecycle (see `VMBackend`).
 public enum VMState: Sendable, Equatable, CustomStringConvertible {
     /// Created (validated, state directory made), never started or stopped since.
@@ -61,5 +67,31 @@ public struct VMStats: Sendable, Equatable {
         self.residentBytes = residentBytes
         self.memoryLimitBytes = memoryLimitBytes
         self.pid = pid
+    }
+}
+
+/// The host's view of a VMM process's resource use, from /proc (what `stats` reports for a
+/// VM and for an `--isolation vm` container).
+public struct VMProcessUsage: Sendable, Equatable {
+    /// User and system CPU time of all its threads, in nanoseconds.
+    public var userNanoseconds: UInt64
+    public var systemNanoseconds: UInt64
+    /// Resident set size in bytes.
+    public var residentBytes: UInt64
+
+    /// Reads `/proc/<pid>/stat` (utime, stime) and `/proc/<pid>/statm` (resident pages).
+    public static func read(pid: Int32) throws -> VMProcessUsage {
+        let stat = try FileSystem.readString("/proc/\(pid)/stat")
+        guard let close = stat.lastIndex(of: ")") else { throw BerthError(.corrupt, "unreadable /proc/\(pid)/stat") }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After "pid (comm)": field 3 (state) is index 0, so utime (14) is 11 and stime (15) is 12.
+        guard fields.count > 12, let utime = UInt64(fields[11]), let stime = UInt64(fields[12]) else {
+            throw BerthError(.corrupt, "unreadable /proc/\(pid)/stat")
+        }
+        let ticks = UInt64(max(1, sysconf(Int32(_SC_CLK_TCK))))
+        let statm = try FileSystem.readString("/proc/\(pid)/statm").split(separator: " ")
+        let pages = statm.count > 1 ? UInt64(statm[1]) ?? 0 : 0
+        return VMProcessUsage(userNanoseconds: utime * 1_000_000_000 / ticks, systemNanoseconds: stime * 1_000_000_000 / ticks,
+                              residentBytes: pages * UInt64(sysconf(Int32(_SC_PAGESIZE))))
     }
 }

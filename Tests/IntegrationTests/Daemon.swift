@@ -158,6 +158,13 @@ final class TestDaemon {
                 kill(Int32(pid), SIGKILL)
             }
         }
+        // QEMUs of --isolation vm containers (state under <exec root>/vm/) left by a test that
+        // failed while the daemon was down.
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let argv = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            let cmd = String(decoding: argv, as: UTF8.self)
+            if cmd.hasPrefix("qemu-system") || cmd.contains("/qemu-system"), cmd.contains(execRoot + "/vm/") { kill(pid, SIGKILL) }
+        }
         // Bridges of networks left behind (a crashed daemon), the default bridge, the table.
         for bridge in [bridge] + networkBridges() { _ = try? runCommand(["ip", "link", "del", bridge]) }
         _ = try? runCommand(["nft", "delete", "table", "inet", firewallTable])

@@ -236,4 +236,112 @@ struct VMIsolationTests {
             #expect(slow.stdout == "first\nsecond\neof\n", "\(slow.stdout) \(slow.stderr)")
         }
     }
+
+    /// `-t` through the API (docker-py): the command's stdio is a pty of the guest with the
+    /// size from `HostConfig.ConsoleSize`, a resize reaches it; /etc/hosts, /etc/hostname and
+    /// /etc/resolv.conf are the container's; stats come from QEMU; after a berthd restart an
+    /// attach's stdin reaches the guest's shell again.
+    @Test(.enabled(if: available, "needs qemu-system-x86 and Debian's cloud kernel (scripts/setup)"))
+    func ttyEtcFilesStatsAndStdinAfterRestart() throws {
+        try withDaemon { d in
+            #expect(try d.docker("load", "-i", Paths.testImage).status == 0)
+            let script = "tty; stty size; echo hostname=$(cat /etc/hostname); cat /etc/hosts; cat /etc/resolv.conf; "
+                + "ping -c 1 -W 5 $(ip route | awk '/default/ {print $3}') >/dev/null && echo ping-ok; echo ready; "
+                + "while [ \"$(stty size)\" != \"33 111\" ]; do sleep 0.1; done; echo resized=$(stty size); exec sh"
+            let create = try d.python("""
+                import docker, json, time
+                api = docker.from_env().api
+                hc = api.create_host_config(extra_hosts={'extra.example': '10.1.2.3'}, isolation='vm')
+                hc['ConsoleSize'] = [21, 77]
+                c = api.create_container('busybox:test', ['sh', '-c', \(pythonString(script))], tty=True, stdin_open=True,
+                                         hostname='ttyhost', name='vmtty', host_config=hc)
+                api.start(c)
+                def wait(text):
+                    for _ in range(600):
+                        if text in api.logs(c).decode(): return
+                        time.sleep(0.1)
+                    raise SystemExit('timed out waiting for ' + text + ': ' + api.logs(c).decode())
+                wait('ready')
+                s = api.stats(c, stream=False)
+                print('STATS ' + json.dumps({'cpu': s['cpu_stats']['cpu_usage']['total_usage'], 'mem': s['memory_stats']['usage'],
+                      'limit': s['memory_stats']['limit'], 'net': s.get('networks', {})}))
+                api.resize(c, height=33, width=111)
+                wait('resized=33 111')
+                print(api.logs(c).decode())
+                """)
+            #expect(create.status == 0, "\(create.stdout) \(create.stderr)\n\(d.daemonLog.suffix(3000))")
+            let out = create.stdout
+            #expect(out.contains("/dev/pts/0\r\n21 77\r\n"), "\(out)")
+            #expect(out.contains("hostname=ttyhost\r\n"), "\(out)")
+            #expect(out.contains("10.1.2.3\textra.example"), "\(out)")
+            #expect(out.range(of: #"\d+\.\d+\.\d+\.\d+\tttyhost"#, options: .regularExpression) != nil, "\(out)")
+            #expect(out.contains("ping-ok"), "\(out)")
+            #expect(out.contains("resized=33 111"), "\(out)")
+            let id = trimmed(try d.docker("inspect", "-f", "{{.Id}}", "vmtty").stdout)
+            let resolv = (try? String(contentsOfFile: d.root + "/containers/" + id + "/resolv.conf", encoding: .utf8)) ?? ""
+            let nameserver = resolv.split(separator: "\n").first { $0.hasPrefix("nameserver ") }.map(String.init)
+            #expect(nameserver != nil && out.contains(nameserver! + "\r\n"), "\(resolv) vs \(out)")
+            // Stats: QEMU's CPU time and resident memory, the VM's memory as the limit, the tap's counters.
+            let statsLine = out.split(separator: "\n").first { $0.hasPrefix("STATS ") }.map { String($0.dropFirst(6)) } ?? "{}"
+            let stats = try JSONSerialization.jsonObject(with: Data(statsLine.utf8)) as? [String: Any] ?? [:]
+            #expect((stats["cpu"] as? Int ?? 0) > 0, "\(statsLine)")
+            #expect((stats["mem"] as? Int ?? 0) > 0, "\(statsLine)")
+            #expect(stats["limit"] as? Int == 256 << 20, "\(statsLine)")
+            let eth0 = (stats["net"] as? [String: Any])?["eth0"] as? [String: Any] ?? [:]
+            #expect((eth0["rx_bytes"] as? Int ?? 0) > 0 && (eth0["tx_bytes"] as? Int ?? 0) > 0, "\(statsLine)")
+            let cli = try d.docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "vmtty")
+            #expect(cli.status == 0 && cli.stdout.contains("vmtty ") && cli.stdout.contains("/ 256MiB"), "\(cli.stdout) \(cli.stderr)")
+
+            // berthd goes away and comes back: the re-adopted container takes stdin again.
+            d.crash()
+            try d.start()
+            let attach = try d.python("""
+                import docker, socket, time
+                api = docker.from_env().api
+                s = api.attach_socket('vmtty', params={'stdin': 1, 'stdout': 1, 'stream': 1})
+                sock = s._sock
+                sock.sendall(b'echo hello-$((6*7))\\n')
+                sock.settimeout(1)
+                seen = b''
+                for _ in range(60):
+                    try:
+                        data = sock.recv(4096)
+                    except socket.timeout:
+                        continue
+                    if not data: break
+                    seen += data
+                    if b'hello-42' in seen: break
+                print(seen.decode(errors='replace'))
+                """)
+            #expect(attach.stdout.contains("hello-42"), "\(attach.stdout) \(attach.stderr)\n\(d.daemonLog.suffix(3000))")
+            #expect(try d.docker("rm", "-f", "vmtty").status == 0)
+            #expect(Self.qemuProcesses(mentioning: "c" + String(id.prefix(15))).isEmpty)
+        }
+    }
+
+    /// `docker run -t` (in a terminal: `script`) and `berth run -t`: one raw stream (stderr
+    /// included) from a pty in the guest; the exit code comes through.
+    @Test(.enabled(if: available, "needs qemu-system-x86 and Debian's cloud kernel (scripts/setup)"))
+    func runWithTerminalFromBothCLIs() throws {
+        try withDaemon { d in
+            #expect(try d.docker("load", "-i", Paths.testImage).status == 0)
+            let docker = try runCommand(["script", "-qec", "docker run --name vmt1 -t --isolation vm busybox:test sh -c 'tty; echo err >&2; exit 5'", "/dev/null"],
+                                        env: ["DOCKER_HOST": d.host, "DOCKER_CONFIG": d.dir + "/docker-config"])
+            #expect(docker.status == 5, "\(docker.stdout) \(docker.stderr)\n\(d.daemonLog.suffix(2000))")
+            #expect(docker.stdout.contains("/dev/pts/0"), "\(docker.stdout)")
+            #expect(docker.stdout.contains("err"), "\(docker.stdout)")
+            // The log is the terminal's stream, all of it on stdout.
+            let logs = try runCommand(["sh", "-c", "docker logs vmt1 2>/dev/null"], env: ["DOCKER_HOST": d.host])
+            #expect(logs.stdout == "/dev/pts/0\r\nerr\r\n", "\(logs.stdout)")
+            let berth = try d.berth("run", "--rm", "-t", "--isolation", "vm", "busybox:test", "sh", "-c", "tty; test -t 0 && test -t 2 && echo all-tty")
+            #expect(berth.status == 0, "\(berth.stdout) \(berth.stderr)")
+            #expect(berth.stdout == "/dev/pts/0\r\nall-tty\r\n", "\(berth.stdout)")
+            #expect(try d.docker("rm", "vmt1").status == 0)
+        }
+    }
+}
+
+/// `s` as a Python string literal.
+private func pythonString(_ s: String) -> String {
+    "'" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
 }
