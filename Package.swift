@@ -141,29 +141,31 @@ let package = Package(
         ),
         // Mutational fuzzer for the Dockerfile parser, ShellWords and DockerIgnore.
         .executableTarget(name: "berth-fuzz", dependencies: ["BerthBuild", "BerthCore"]),
+        // Helpers shared by the test targets (not shipped).
+        .target(name: "BerthTestSupport", path: "Tests/BerthTestSupport", exclude: ["README.md"]),
         .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
         .testTarget(name: "BerthBuildTests", dependencies: ["BerthBuild", "BerthCore"]),
-        .testTarget(name: "BerthSystemTests", dependencies: ["BerthSystem", "BerthCore"]),
+        .testTarget(name: "BerthSystemTests", dependencies: ["BerthTestSupport", "BerthSystem", "BerthCore"]),
         .testTarget(name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthSystem", "BerthCore"]),
-        .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI", "BerthCore"]),
-        .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive", "BerthCore", "BerthSystem"]),
+        .testTarget(name: "BerthOCITests", dependencies: ["BerthTestSupport", "BerthOCI", "BerthCore"]),
+        .testTarget(name: "BerthArchiveTests", dependencies: ["BerthTestSupport", "BerthArchive", "BerthCore", "BerthSystem"]),
         .testTarget(name: "BerthImageTests", dependencies: ["BerthImage", "BerthArchive", "BerthOCI", "BerthCore", "BerthSystem"]),
         .testTarget(name: "BerthRegistryTests", dependencies: [
-            "BerthRegistry", "BerthHTTP", "BerthOCI", "BerthCore", "BerthSystem",
+            "BerthRegistry", "BerthHTTP", "BerthOCI", "BerthCore", "BerthSystem", "BerthTestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "BerthCore"]),
+        .testTarget(name: "BerthHTTPTests", dependencies: ["BerthTestSupport", "BerthHTTP", "BerthCore"]),
         .testTarget(name: "BerthVMTests", dependencies: ["BerthVM", "BerthSystem", "BerthCore", "BerthTar"]),
         .testTarget(name: "BerthCLITests", dependencies: [
             "BerthCLI", "BerthClient", "BerthAPI", "BerthOCI", "BerthCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "BerthCore", "BerthSystem", .product(name: "Crypto", package: "swift-crypto"),
+            "BerthCore", "BerthSystem", "BerthTestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ], exclude: ["Fixtures"]),
         .testTarget(
             name: "BerthRuntimeTests",
-            dependencies: ["BerthRuntime", "BerthSystem", "BerthOCI", "BerthCore"]
+            dependencies: ["BerthRuntime", "BerthSystem", "BerthOCI", "BerthCore", "BerthTestSupport"]
         ),
     ]
 )

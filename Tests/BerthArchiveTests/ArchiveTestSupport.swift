@@ -1,3 +1,4 @@
+import BerthTestSupport
 import BerthArchive
 import BerthCore
 import CBerth
@@ -36,7 +37,7 @@ func run(_ exe: String, _ args: [String], stdin: [UInt8]? = nil) throws -> [UInt
         try inPipe.fileHandleForWriting.close()
     }
     let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
+    p.waitUntilExitReliably()
     guard p.terminationStatus == 0 else {
         throw BerthError(.internal, "\(exe) \(args.first ?? "") exited \(p.terminationStatus)")
     }

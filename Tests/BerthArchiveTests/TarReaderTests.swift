@@ -1,3 +1,4 @@
+import BerthTestSupport
 import BerthArchive
 import BerthCore
 import Foundation
@@ -46,7 +47,7 @@ struct TarReaderTests {
         p.standardOutput = out
         try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        p.waitUntilExitReliably()
         try #require(p.terminationStatus == 0)
         let obj = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let archive = try #require(Data(base64Encoded: obj["archive"] as? String ?? ""))
@@ -117,7 +118,7 @@ struct TarReaderTests {
         p.standardOutput = out
         try p.run()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        p.waitUntilExitReliably()
         let archive = try #require(Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)))
         var reader = TarReader(bytes: [UInt8](archive))
         let h = try #require(try reader.next())

@@ -1,3 +1,4 @@
+import BerthTestSupport
 import BerthCore
 import BerthHTTP
 import Foundation
@@ -74,7 +75,7 @@ struct HTTPServerTests {
             try process.run()
             let stdout = out.fileHandleForReading.readDataToEndOfFile()
             let stderr = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
+            process.waitUntilExitReliably()
             #expect(process.terminationStatus == 0)
             #expect(String(decoding: stdout, as: UTF8.self) == "OKOK")
             #expect(String(decoding: stderr, as: UTF8.self).lowercased().contains("existing connection"))

@@ -1,3 +1,4 @@
+import BerthTestSupport
 import BerthCore
 import BerthOCI
 import Foundation
@@ -49,7 +50,7 @@ struct ImageSpecTests {
         p.executableURL = URL(fileURLWithPath: "/bin/tar")
         p.arguments = ["-xf", archive, "-C", dir]
         try p.run()
-        p.waitUntilExit()
+        p.waitUntilExitReliably()
         try #require(p.terminationStatus == 0)
         return dir
     }
@@ -62,7 +63,7 @@ struct ImageSpecTests {
         p.standardOutput = out
         try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        p.waitUntilExitReliably()
         return "sha256:" + String(decoding: data, as: UTF8.self).prefix(64)
     }
 

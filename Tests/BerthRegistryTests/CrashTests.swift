@@ -1,4 +1,5 @@
 @testable import BerthRegistry
+import BerthTestSupport
 import BerthSystem
 import Foundation
 import Testing
@@ -168,6 +169,6 @@ struct RegistryProcess {
     func kill() {
         guard process.isRunning else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.waitUntilExitReliably()
     }
 }

@@ -1,3 +1,4 @@
+import BerthTestSupport
 import BerthHTTP
 import BerthRegistry
 import BerthSystem
@@ -154,7 +155,7 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
         let errThread = Thread { errBox.data = err.fileHandleForReading.readDataToEndOfFile() }
         errThread.start()
         let o = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        p.waitUntilExitReliably()
         while !errBox.done { usleep(1000) }
         return (p.terminationStatus, [UInt8](o), String(decoding: errBox.data, as: UTF8.self))
     }

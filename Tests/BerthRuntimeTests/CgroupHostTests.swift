@@ -1,3 +1,4 @@
+import BerthTestSupport
 import BerthCore
 import BerthOCI
 import BerthRuntime
@@ -122,7 +123,7 @@ struct CgroupHostTests {
         #expect(try !cg.isFrozen())
 
         try cg.killAll()
-        sleeper.waitUntilExit()
+        sleeper.waitUntilExitReliably()
         #expect(sleeper.terminationReason == .uncaughtSignal)
         #expect(try cg.processes().isEmpty)
         try cg.destroy()
@@ -161,7 +162,7 @@ struct CgroupHostTests {
         try b.addProcess(pid: sleeper.processIdentifier)
         try a.destroy()
         try b.killAll()
-        sleeper.waitUntilExit()
+        sleeper.waitUntilExitReliably()
         try b.destroy()
         #expect(parent.leftovers().count == parent.directories.count, "the parent stays in every hierarchy")
         for d in parent.directories {
@@ -221,7 +222,7 @@ struct CgroupHostTests {
         try p.run()
         try cg.addProcess(pid: p.processIdentifier)
         input.fileHandleForWriting.write(Data("go\n".utf8))
-        p.waitUntilExit()
+        p.waitUntilExitReliably()
         #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL)
         #expect(try cg.oomKillCount() == 1)
         #expect(try cg.memoryEvents().oomKill == 1)
@@ -270,7 +271,7 @@ struct CgroupHostTests {
             p.standardOutput = out
             p.standardError = FileHandle.nullDevice
             try p.run()
-            p.waitUntilExit()
+            p.waitUntilExitReliably()
             return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         }
         let output = try run()

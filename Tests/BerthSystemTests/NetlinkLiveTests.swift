@@ -1,3 +1,4 @@
+import BerthTestSupport
 import BerthCore
 import Foundation
 import Glibc
@@ -17,7 +18,7 @@ func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr
     try p.run()
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
+    p.waitUntilExitReliably()
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
 

@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -332,7 +333,7 @@ struct BuildTests {
             #expect(running, "the build did not reach its last step")
             usleep(300_000)
             d.crash()
-            p.waitUntilExit()
+            p.waitUntilExitReliably()
             try d.start()
             // The unfinished build's steps are gone (collected), the store is consistent, and
             // the same build runs from scratch.

@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 
 /// Paths of the binaries and fixtures the CLI tests use.
@@ -85,7 +86,7 @@ final class CLIDaemon {
     func stop() {
         if process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            process.waitUntilExitReliably()
         }
         for args in [["ip", "link", "del", bridge], ["nft", "delete", "table", "inet", firewallTable]] {
             let p = Process()
@@ -93,7 +94,7 @@ final class CLIDaemon {
             p.arguments = args
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
-            if (try? p.run()) != nil { p.waitUntilExit() }
+            if (try? p.run()) != nil { p.waitUntilExitReliably() }
         }
         try? FileManager.default.removeItem(atPath: execRoot)
         try? FileManager.default.removeItem(atPath: dir)
@@ -123,7 +124,7 @@ func runBerth(_ args: [String], stdinFile: String? = nil, scratch: String? = nil
     p.standardOutput = FileHandle(forWritingAtPath: outPath)
     p.standardError = FileHandle(forWritingAtPath: errPath)
     try p.run()
-    p.waitUntilExit()
+    p.waitUntilExitReliably()
     let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
     let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
     return CLIOutput(status: p.terminationStatus, stdout: out, stderr: err)

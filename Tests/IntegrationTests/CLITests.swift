@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -141,7 +142,7 @@ struct CLITests {
             tar.executableURL = URL(fileURLWithPath: "/bin/tar")
             tar.arguments = ["-C", CLIPaths.packageRoot + "/.build/test-image/rootfs", "-cf", tarball, "."]
             try tar.run()
-            tar.waitUntilExit()
+            tar.waitUntilExitReliably()
             try #require(tar.terminationStatus == 0)
 
             let r = try berthOK(d, ["import", "--change", "CMD [\"/bin/sh\", \"-c\", \"echo hi\"]", "-c", "ENV A=b",

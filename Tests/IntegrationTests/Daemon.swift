@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -54,7 +55,7 @@ func runCommand(_ args: [String], env: [String: String] = [:], stdinFile: String
         p.standardInput = FileHandle.nullDevice
     }
     try p.run()
-    p.waitUntilExit()
+    p.waitUntilExitReliably()
     try outHandle.close()
     try errHandle.close()
     let o = try Data(contentsOf: out)
@@ -121,7 +122,7 @@ final class TestDaemon {
     func stop() {
         guard let p = process, p.isRunning else { return }
         p.terminate()
-        p.waitUntilExit()
+        p.waitUntilExitReliably()
         process = nil
     }
 
@@ -129,7 +130,7 @@ final class TestDaemon {
     func crash() {
         guard let p = process, p.isRunning else { return }
         kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        p.waitUntilExitReliably()
         process = nil
     }
 

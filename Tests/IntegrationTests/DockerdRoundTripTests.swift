@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -25,7 +26,7 @@ struct DockerdRoundTripTests {
             try p.run()
             defer {
                 p.terminate()
-                p.waitUntilExit()
+                p.waitUntilExitReliably()
                 // dockerd leaves its overlay mounts behind only if killed; unmount anything under dir.
                 _ = try? runCommand(["sh", "-c", "grep -o ' \(dir)[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l"])
             }

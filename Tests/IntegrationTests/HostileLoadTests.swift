@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -75,7 +76,7 @@ struct HostileLoadTests {
             usleep(2000)
         }
         d.crash()
-        p.waitUntilExit()
+        p.waitUntilExitReliably()
         try d.start()
         let ids = try d.docker("images", "-q", "--no-trunc").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(ids.isEmpty || ids == configID, "partial image after crash: \(ids)")

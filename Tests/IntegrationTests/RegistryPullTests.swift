@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -47,7 +48,7 @@ final class LoopbackRegistry {
                 if !p.isRunning { break }
                 usleep(50_000)
             }
-            if started == nil, p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            if started == nil, p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExitReliably() }
         }
         guard let (p, port) = started else { throw DaemonError("docker-registry did not start") }
         process = p
@@ -108,7 +109,7 @@ final class LoopbackRegistry {
     /// SIGKILL: children of Foundation's Process inherit a blocked signal mask here, so SIGTERM
     /// may never arrive.
     func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExitReliably() }
     }
 
     /// Pushes the test image with skopeo (the OCI archive) as `repo:tag`.

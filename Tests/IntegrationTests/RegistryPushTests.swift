@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -173,7 +174,7 @@ struct RegistryPushTests {
             }
             // Kept down: the push fails (after its retries) and says why.
             let first = try pushAndKill("\(host)/big/one:1")
-            first.waitUntilExit()
+            first.waitUntilExitReliably()
             let firstLog = (try? String(contentsOfFile: d.dir + "/push-one.log", encoding: .utf8)) ?? ""
             #expect(first.terminationStatus == 1 && firstLog.contains("cannot be reached"), "\(firstLog)")
             registry = try LoopbackRegistry(berthRegistryIn: d.dir, users: nil, addr: host)
@@ -187,7 +188,7 @@ struct RegistryPushTests {
             let second = try pushAndKill("\(host)/big/two:1")
             usleep(300_000)
             registry = try LoopbackRegistry(berthRegistryIn: d.dir, users: nil, addr: host)
-            second.waitUntilExit()
+            second.waitUntilExitReliably()
             #expect(second.terminationStatus == 0, "the push did not resume: \((try? String(contentsOfFile: d.dir + "/push-two.log", encoding: .utf8)) ?? ""); \(registry.diagnosis)")
             let check = try runCommand(["skopeo", "copy", "-q", "--src-tls-verify=false", "docker://\(host)/big/two:1", "oci:\(d.dir)/big:two"])
             #expect(check.status == 0, "\(check.stderr); \(registry.diagnosis)")
