@@ -35,9 +35,8 @@ extension QEMUBackend {
 
     /// The start time of a process in clock ticks since boot, nil when it does not exist.
     static func processStartTime(_ pid: Int32) -> UInt64? {
-        guard let stat = try? FileSystem.readString("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // Field 22 (starttime) is index 19 after "pid (comm)".
+        guard let fields = try? VMProcessUsage.statFields(pid: pid) else { return nil }
+        // Field 22 (starttime) is index 19.
         return fields.count > 19 ? UInt64(fields[19]) : nil
     }
 

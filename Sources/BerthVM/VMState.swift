@@ -79,12 +79,18 @@ public struct VMProcessUsage: Sendable, Equatable {
     /// Resident set size in bytes.
     public var residentBytes: UInt64
 
-    /// Reads `/proc/<pid>/stat` (utime, stime) and `/proc/<pid>/statm` (resident pages).
-    public static func read(pid: Int32) throws -> VMProcessUsage {
+    /// The fields of `/proc/<pid>/stat` after "pid (comm)" (comm may hold spaces and
+    /// parentheses, so the split starts after the last ")"): index 0 is field 3, the state.
+    static func statFields(pid: Int32) throws -> [Substring] {
         let stat = try FileSystem.readString("/proc/\(pid)/stat")
         guard let close = stat.lastIndex(of: ")") else { throw BerthError(.corrupt, "unreadable /proc/\(pid)/stat") }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After "pid (comm)": field 3 (state) is index 0, so utime (14) is 11 and stime (15) is 12.
+        return stat[stat.index(after: close)...].split(separator: " ")
+    }
+
+    /// Reads `/proc/<pid>/stat` (utime, stime) and `/proc/<pid>/statm` (resident pages).
+    public static func read(pid: Int32) throws -> VMProcessUsage {
+        let fields = try statFields(pid: pid)
+        // Field 3 (state) is index 0, so utime (14) is 11 and stime (15) is 12.
         guard fields.count > 12, let utime = UInt64(fields[11]), let stime = UInt64(fields[12]) else {
             throw BerthError(.corrupt, "unreadable /proc/\(pid)/stat")
         }
