@@ -1,3 +1,4 @@
+import BerthSystem
 import BerthTestSupport
 import Foundation
 import Testing
@@ -69,7 +70,11 @@ final class TestDaemon {
     var root: String { dir + "/root" }
     var socket: String { dir + "/berth.sock" }
     var host: String { "unix://" + socket }
-    private(set) var process: Process?
+    /// berthd's pid while it runs. Spawned and reaped through BerthSystem, not Foundation's
+    /// `Process`: Foundation's child monitor was seen blocked in wait4 on a running berthd
+    /// (two CI runs hung so: no other child's exit was noticed until berthd ended, and the
+    /// test that would end it was waiting for one of them).
+    private(set) var process: pid_t?
     let logPath: String
     /// More berthd flags (set before `start`).
     var extraArgs: [String] = []
@@ -91,26 +96,23 @@ final class TestDaemon {
     }
 
     func start() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Paths.berthd)
-        p.arguments = ["--root", root, "-H", host, "--pidfile", dir + "/berthd.pid", "--init-binary", Paths.berthInit,
-                       "--config-file", dir + "/none.json", "--exec-root", execRoot,
-                       "--bridge", bridge, "--firewall-table", firewallTable] + extraArgs
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log.seekToEndOfFile()
-        p.standardOutput = log
-        p.standardError = log
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        process = p
+        let args = [Paths.berthd, "--root", root, "-H", host, "--pidfile", dir + "/berthd.pid", "--init-binary", Paths.berthInit,
+                    "--config-file", dir + "/none.json", "--exec-root", execRoot,
+                    "--bridge", bridge, "--firewall-table", firewallTable] + extraArgs
+        let log = try FD.open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode: 0o644)
+        defer { FD.close(log) }
+        let null = try FD.open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer { FD.close(null) }
+        let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        let pid = try ProcessControl.spawn(path: Paths.berthd, args: args, env: env, stdio: [0: null, 1: log, 2: log])
+        process = pid
         // Wait for the socket to answer.
         for _ in 0..<500 {
             if FileManager.default.fileExists(atPath: socket),
                let r = try? runCommand(["curl", "-sf", "--unix-socket", socket, "http://x/_ping"]), r.stdout == "OK" {
                 return
             }
-            if !p.isRunning { break }
+            if !isRunning { break }
             usleep(10_000)
         }
         throw DaemonError("berthd did not start: \(daemonLog)")
@@ -118,19 +120,26 @@ final class TestDaemon {
 
     var daemonLog: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    /// SIGTERM and wait.
-    func stop() {
-        guard let p = process, p.isRunning else { return }
-        p.terminate()
-        p.waitUntilExitReliably()
-        process = nil
+    /// Whether berthd still runs (reaps it when it has exited).
+    var isRunning: Bool {
+        guard let pid = process else { return false }
+        if case .some(.some) = try? ProcessControl.wait(pid, noHang: true) {
+            process = nil
+            return false
+        }
+        return true
     }
 
+    /// SIGTERM and wait.
+    func stop() { end(SIGTERM) }
+
     /// SIGKILL and wait (a crash).
-    func crash() {
-        guard let p = process, p.isRunning else { return }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExitReliably()
+    func crash() { end(SIGKILL) }
+
+    private func end(_ signal: Int32) {
+        guard isRunning, let pid = process else { return }
+        kill(pid, signal)
+        _ = try? ProcessControl.wait(pid)
         process = nil
     }
 
