@@ -27,13 +27,15 @@ final class VMOutputPump: Sendable {
         var clients: [Client] = []
         var finishing = false
         var exitCode: Int32 = 0
-        /// The connection to the VM's stdin port (QEMU's socket), once made; -1 after it was
-        /// closed (the guest then reads EOF).
-        var stdinFD: Int32?
+        /// The connection to the VM's stdin port (QEMU's socket), once made; closed for good
+        /// when stdin ends (the guest then reads EOF). Shared: the stdin forwarders write to
+        /// it while the pump may close it.
+        var stdinFD: SharedDescriptor?
         /// Close stdin when the first stdin client ends (`StdinOnce`, `docker run -i`).
         var stdinOnce = false
-        /// The connection to the VM's control port (`-t`: resizes), once made; -1 once closed.
-        var controlFD: Int32?
+        /// The connection to the VM's control port (`-t`: resizes), once made; closed when
+        /// the VM ends.
+        var controlFD: SharedDescriptor?
         /// The last size asked for before the control port was connected.
         var pendingSize: (rows: UInt16, columns: UInt16)?
     }
@@ -71,20 +73,20 @@ final class VMOutputPump: Sendable {
 
     /// The VM's stdin port is connected: `fd` (owned from now on).
     func setStdin(_ fd: Int32, once: Bool) {
-        state.withLock { $0.stdinFD = fd; $0.stdinOnce = once }
+        state.withLock { $0.stdinFD = SharedDescriptor(fd); $0.stdinOnce = once }
     }
 
     /// Stdin is closed for good (a `StdinOnce` container re-adopted after its first attach
     /// ended): stdin frames are dropped at once.
     func markStdinClosed() {
-        state.withLock { if $0.stdinFD == nil { $0.stdinFD = -1 } }
+        state.withLock { if $0.stdinFD == nil { $0.stdinFD = SharedDescriptor(-1) } }
     }
 
     /// The VM's control port is connected: `fd` (owned from now on). A size asked for
     /// before is sent now.
     func setControl(_ fd: Int32) {
         let size = state.withLock { s -> (rows: UInt16, columns: UInt16)? in
-            s.controlFD = fd
+            s.controlFD = SharedDescriptor(fd)
             defer { s.pendingSize = nil }
             return s.pendingSize
         }
@@ -95,12 +97,13 @@ final class VMOutputPump: Sendable {
     /// the port is connected). False when the control connection is gone.
     @discardableResult
     func resize(rows: UInt16, columns: UInt16) -> Bool {
-        let fd = state.withLock { s -> Int32? in
-            guard let fd = s.controlFD else { s.pendingSize = (rows, columns); return nil }
-            return fd
+        let control = state.withLock { s -> SharedDescriptor? in
+            guard let control = s.controlFD else { s.pendingSize = (rows, columns); return nil }
+            return control
         }
-        guard let fd else { return true }
-        return fd >= 0 && Self.sendAll(fd, Array(GuestRunSpec.resizeLine(rows: rows, columns: columns).utf8)[...])
+        guard let control else { return true }
+        let line = Array(GuestRunSpec.resizeLine(rows: rows, columns: columns).utf8)
+        return control.use { Self.sendAll($0, line[...]) } ?? false
     }
 
     /// Ends stdin: the guest reads EOF after what was sent. A half-close, not a close: QEMU
@@ -108,13 +111,8 @@ final class VMOutputPump: Sendable {
     /// closed) would make it drop what it has not read yet. `final`: close the descriptor (the
     /// VM is gone).
     func closeStdin(final: Bool = false) {
-        let fd = state.withLock { s -> Int32? in
-            guard let fd = s.stdinFD, fd >= 0 else { return nil }
-            if final { s.stdinFD = -1 }
-            return fd
-        }
-        guard let fd else { return }
-        if final { FD.close(fd) } else { _ = shutdown(fd, Int32(SHUT_WR)) }
+        guard let stdin = state.withLock({ $0.stdinFD }) else { return }
+        if final { stdin.close() } else { stdin.shutdown(Int32(SHUT_WR)) }
     }
 
     /// Reads a client's frames: stdin bytes go to the stdin port (waiting for it to be
@@ -136,8 +134,8 @@ final class VMOutputPump: Sendable {
                     usleep(10_000)
                     waited += 1
                 }
-                guard let target = state.withLock({ $0.stdinFD }), target >= 0 else { continue }
-                if !Self.sendAll(target, frame.payload[...]) { break loop }
+                guard let target = state.withLock({ $0.stdinFD }), !target.isClosed else { continue }
+                if target.use({ Self.sendAll($0, frame.payload[...]) }) != true { break loop }
             }
         }
         if state.withLock({ $0.stdinOnce }) {
@@ -207,9 +205,10 @@ final class VMOutputPump: Sendable {
             FD.close(client.fd)
         }
         closeStdin(final: true)
-        if let control = state.withLock({ s -> Int32? in defer { s.controlFD = -1 }; return s.controlFD }), control >= 0 {
-            FD.close(control)
-        }
+        state.withLock { s -> SharedDescriptor in
+            if s.controlFD == nil { s.controlFD = SharedDescriptor(-1) }
+            return s.controlFD!
+        }.close()
         done.fulfill(Int(code))
     }
 

@@ -31,6 +31,13 @@ public enum FD {
         try sysCall("dup2 \(from) to \(to)") { Glibc.dup2(from, to) }
     }
 
+    /// `fcntl(F_DUPFD_CLOEXEC)`: a second descriptor for the same open file, close-on-exec.
+    public static func duplicate(_ fd: Int32) throws -> Int32 {
+        let copy = berth_fcntl_int(fd, F_DUPFD_CLOEXEC, 0)
+        if copy < 0 { throw BerthError.sys("dup \(fd)") }
+        return copy
+    }
+
     /// Closes a descriptor, ignoring errors (close errors are not actionable here).
     public static func close(_ fd: Int32) { if fd >= 0 { _ = Glibc.close(fd) } }
 

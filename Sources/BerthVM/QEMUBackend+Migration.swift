@@ -50,7 +50,7 @@ extension QEMUBackend {
                 _ = try? await p.qmp.execute("quit")
                 _ = await p.exited.wait(timeout: 10)
                 if p.exited.current == nil {
-                    _ = try? ProcessControl.signal(pidfd: p.pidfd, SIGKILL)
+                    p.pidfd.use { _ = try? ProcessControl.signal(pidfd: $0, SIGKILL) }
                     _ = await p.exited.wait(timeout: nil)
                 }
                 return try await finishMigrated(vm)

@@ -86,10 +86,19 @@ extension QEMUBackend {
         }
         let exited = Latch<ExitStatus>()
         let pid = record.pid
+        // The watcher polls a descriptor of its own: the VM's pidfd is closed when the exit is
+        // recorded or the backend lets go (`releaseAll`), and the number may be reused.
+        let watched: Int32
+        do { watched = try FD.duplicate(pidfd) } catch {
+            FD.close(pidfd)
+            await qmp.close()
+            throw error
+        }
         Task.detached {
             _ = try? await BlockingWork.run {
-                var pfd = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+                var pfd = pollfd(fd: watched, events: Int16(POLLIN), revents: 0)
                 while poll(&pfd, 1, -1) < 0 && errno == EINTR {}
+                FD.close(watched)
             }
             // Our child after all (same process)? Then its status is known.
             if let status = (try? ProcessControl.wait(pid, noHang: true)) ?? nil {
@@ -99,7 +108,7 @@ extension QEMUBackend {
             let shutdown = qmp.receivedEvents.contains { $0.name == "SHUTDOWN" }
             exited.set(.exited(shutdown ? 0 : 255))
         }
-        vm.process = Process(pid: pid, pidfd: pidfd, qmp: qmp, exited: exited)
+        vm.process = Process(pid: pid, pidfd: SharedDescriptor(pidfd), qmp: qmp, exited: exited)
     }
 
     /// Stops managing every VM without stopping any: closes the QMP connections and forgets
@@ -107,9 +116,9 @@ extension QEMUBackend {
     public func releaseAll() async {
         for name in names {
             guard let vm = try? lookup(name), let p = vm.process else { continue }
-            await p.qmp.close()
-            FD.close(p.pidfd)
             vm.process = nil
+            p.pidfd.close()
+            await p.qmp.close()
         }
         vms = [:]
     }

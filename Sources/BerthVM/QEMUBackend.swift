@@ -52,7 +52,8 @@ public actor QEMUBackend: VMBackend {
     /// A running QEMU.
     struct Process {
         let pid: pid_t
-        let pidfd: Int32
+        /// Closed once the exit is recorded (by whichever path notices it first).
+        let pidfd: SharedDescriptor
         let qmp: QMPClient
         let exited: Latch<ExitStatus>
     }
@@ -184,7 +185,7 @@ public actor QEMUBackend: VMBackend {
 
         do {
             let qmp = try await connectQMP(vm, exited: exited)
-            vm.process = Process(pid: pid, pidfd: pidfd, qmp: qmp, exited: exited)
+            vm.process = Process(pid: pid, pidfd: SharedDescriptor(pidfd), qmp: qmp, exited: exited)
             vm.requested = nil
             vm.lastExit = nil
             try await attachTaps(vm.config)
@@ -196,13 +197,16 @@ public actor QEMUBackend: VMBackend {
             recordStart(vm, pid: pid)
         } catch {
             // QEMU gone by itself (give a dying one a moment to be reaped): its log says why.
-            // Still running: our step failed.
+            // Still running: our step failed. (While this awaits, `refresh` may notice the
+            // exit and close the pidfd: it is closed once, through the shared descriptor.)
+            let p = vm.process
+            let shared = p?.pidfd ?? SharedDescriptor(pidfd)
             let qemuDied = await exited.wait(timeout: 0.5) != nil
-            _ = try? ProcessControl.signal(pidfd: pidfd, SIGKILL)
+            shared.use { _ = try? ProcessControl.signal(pidfd: $0, SIGKILL) }
             _ = await exited.wait(timeout: nil)
-            if let p = vm.process { await p.qmp.close() }
-            vm.process = nil
-            FD.close(pidfd)
+            if let current = vm.process, current.pidfd === shared { vm.process = nil }
+            shared.close()
+            if let p { await p.qmp.close() }
             for s in [vm.qmpSocket, vm.consoleSocket] { try? FileSystem.removeTree(s) }
             if !qemuDied, let e = error as? BerthError { throw e.context("start vm \(name)") }
             throw startFailure(vm, exited: true, detail: "\(error)")
@@ -341,8 +345,8 @@ public actor QEMUBackend: VMBackend {
     /// SIGKILL through the pidfd, only while `p` is still the VM's live process (its pidfd
     /// is closed once the exit is recorded, and the number may be reused).
     private func signalKill(_ vm: VM, _ p: Process) {
-        guard let current = vm.process, current.pid == p.pid, current.pidfd == p.pidfd else { return }
-        _ = try? ProcessControl.signal(pidfd: p.pidfd, SIGKILL)
+        guard let current = vm.process, current.pid == p.pid, current.pidfd === p.pidfd else { return }
+        p.pidfd.use { _ = try? ProcessControl.signal(pidfd: $0, SIGKILL) }
     }
 
     @discardableResult
@@ -442,7 +446,7 @@ public actor QEMUBackend: VMBackend {
         guard let p = vm.process, let status = p.exited.current else { return }
         recordExit(vm, exitRecord(vm, p, status))
         vm.process = nil
-        FD.close(p.pidfd)
+        p.pidfd.close()
         for s in [vm.qmpSocket, vm.consoleSocket] { try? FileSystem.removeTree(s) }
         let qmp = p.qmp
         Task.detached { await qmp.close() }

@@ -49,12 +49,15 @@ extension BerthError {
 /// Writes are one small line each on a unix socket QEMU keeps reading, so `execute` writes
 /// from the calling task; all reading happens on the reader thread.
 public final class QMPClient: @unchecked Sendable {
-    // SAFETY: the mutable state below is only touched with `mutex` held; `fd` is written once
-    // in init and closed only by the reader thread after its loop ends (close() only shuts the
-    // socket down, so the number cannot be reused while writers may still use it).
+    // SAFETY: the mutable state below is only touched with `mutex` held. The socket is a
+    // `SharedDescriptor`: the reader thread closes it after its loop ends, and a write or a
+    // `close()` (a shutdown) that comes later finds it closed instead of touching whatever
+    // descriptor reused the number.
     private var mutex = pthread_mutex_t()
     private var writeMutex = pthread_mutex_t()
-    private let fd: Int32
+    private let socket: SharedDescriptor
+    /// The socket's descriptor number (tests check that nothing touches it after the close).
+    let descriptorNumber: Int32
     private let what: String
     private var nextID = 1
     private var pending: [Int: (command: String, c: CheckedContinuation<JSONValue, Error>)] = [:]
@@ -97,7 +100,8 @@ public final class QMPClient: @unchecked Sendable {
     }
 
     private init(fd: Int32, what: String, greeting: JSONValue, leftover: [UInt8]) {
-        self.fd = fd
+        self.socket = SharedDescriptor(fd)
+        self.descriptorNumber = fd
         self.what = what
         self.greeting = greeting
         pthread_mutex_init(&mutex, nil)
@@ -131,7 +135,12 @@ public final class QMPClient: @unchecked Sendable {
             var message: JSONObject = ["execute": .string(command), "id": JSONValue(id)]
             if let arguments { _ = message.updateValue(.object(arguments), forKey: "arguments") }
             pthread_mutex_lock(&writeMutex)
-            let written = Result { try FD.writeAll(fd, JSON.serialize(.object(message)) + [10]) }
+            let line = JSON.serialize(.object(message)) + [10]
+            let written = Result {
+                guard try socket.use({ try FD.writeAll($0, line) }) != nil else {
+                    throw BerthError(.system, "\(what): qmp connection closed")
+                }
+            }
             pthread_mutex_unlock(&writeMutex)
             if case .failure(let error) = written {
                 pthread_mutex_lock(&mutex)
@@ -196,7 +205,7 @@ public final class QMPClient: @unchecked Sendable {
     /// Ends the connection: pending commands fail; returns once the reader thread is done
     /// (or after 2 s).
     public func close() async {
-        _ = shutdown(fd, Int32(SHUT_RDWR))
+        socket.shutdown(Int32(SHUT_RDWR))
         _ = await closedLatch.wait(timeout: 2)
     }
 
@@ -214,7 +223,7 @@ public final class QMPClient: @unchecked Sendable {
                 handle(line)
             }
             var chunk = [UInt8](repeating: 0, count: 65536)
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            guard let n = socket.use({ fd in chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }) else { break }
             if n < 0 {
                 if errno == EINTR { continue }
                 failure = BerthError.sys("\(what): qmp read")
@@ -232,7 +241,7 @@ public final class QMPClient: @unchecked Sendable {
         pthread_mutex_unlock(&mutex)
         for (_, p) in waiting { p.c.resume(throwing: failure.context("qmp \(p.command)")) }
         for (_, w) in waiters { w.c.resume(throwing: failure) }
-        FD.close(fd)
+        socket.close()
         closedLatch.set(true)
     }
 
