@@ -58,6 +58,23 @@ struct CredentialHelper {
         throw CLIError.message("error erasing credentials - err: exit status \(r.status), out: `\(text)`")
     }
 
+    /// Marks every open descriptor from 3 up close-on-exec, so the helper (and any agent it
+    /// leaves running) holds none of ours, such as the connection to the daemon (SwiftNIO's
+    /// sockets are not close-on-exec). The CLI execs nothing that needs them.
+    static func markInheritedCloseOnExec() {
+        guard let dir = opendir("/proc/self/fd") else { return }
+        defer { closedir(dir) }
+        var fds: [Int32] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            if let fd = Int32(name), fd > 2 { fds.append(fd) }
+        }
+        for fd in fds {
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 && flags & FD_CLOEXEC == 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
+    }
+
     /// Runs the helper with `action`, writes `input` to its stdin, returns its exit status and
     /// stdout (its stderr passes through).
     func run(_ action: String, input: [UInt8]) throws -> (status: Int32, stdout: [UInt8]) {
@@ -75,7 +92,7 @@ struct CredentialHelper {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        for fd in [inPipe[0], inPipe[1], outPipe[0], outPipe[1]] { posix_spawn_file_actions_addclose(&actions, fd) }
+        Self.markInheritedCloseOnExec()
         let argv = [program, action]
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }

@@ -73,6 +73,8 @@ final class OutputFile: @unchecked Sendable {
     let fd: Int32
     let path: String?
     let tempPath: String?
+    /// Set once the temp file's descriptor is closed (commit and abort may both run).
+    private var finished = false
 
     init(path: String?) throws {
         if let path, path != "-" {
@@ -98,6 +100,7 @@ final class OutputFile: @unchecked Sendable {
     func commit() throws {
         guard let path, let tempPath else { return }
         if fsync(fd) != 0 { let e = errno; abort(); throw CLIError.message("failed to save image: fsync: \(String(cString: strerror(e)))") }
+        finished = true
         close(fd)
         if rename(tempPath, path) != 0 {
             let e = errno
@@ -108,7 +111,8 @@ final class OutputFile: @unchecked Sendable {
 
     /// Removes the temp file.
     func abort() {
-        guard let tempPath else { return }
+        guard let tempPath, !finished else { return }
+        finished = true
         close(fd)
         unlink(tempPath)
     }

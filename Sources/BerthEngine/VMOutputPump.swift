@@ -62,8 +62,7 @@ final class VMOutputPump: Sendable {
         let (mine, theirs) = try FD.socketPair(seqpacket: false)
         state.withLock { $0.clients.append(Client(fd: mine, stdout: stdout, stderr: stderr)) }
         if stdin {
-            let reader = dup(mine)
-            if reader >= 0 {
+            if let reader = try? FD.duplicate(mine) {
                 let me = self
                 Task.detached { _ = try? await BlockingWork.run { me.forwardStdin(from: reader) } }
             }

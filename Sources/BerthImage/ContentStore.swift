@@ -134,6 +134,7 @@ public final class Ingest {
             throw BerthError.invalid("wrong digest: expected \(expected), content has \(digest)")
         }
         if sync { fsync(fd) }
+        fchmod(fd, 0o600)
         FD.close(fd)
         done = true
         let target = store.path(digest)
@@ -141,7 +142,6 @@ public final class Ingest {
             unlink(path)
             return
         }
-        fchmod(fd, 0o600)
         guard rename(path, target) == 0 else {
             let e = BerthError.sys("commit blob \(digest)")
             unlink(path)

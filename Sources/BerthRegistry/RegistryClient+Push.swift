@@ -4,6 +4,7 @@ import Glibc
 import AsyncHTTPClient
 import BerthCore
 import BerthOCI
+import BerthSystem
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -77,7 +78,10 @@ extension RegistryClient {
         }
         let fd = open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw BerthError(.notFound, "open \(file): \(String(cString: strerror(errno)))", errno: errno) }
-        defer { close(fd) }
+        // Shared: an abandoned request's body stream (AsyncHTTPClient may still pull it after
+        // an early error reply) must not pread a number reused after this function returns.
+        let file = SharedDescriptor(fd)
+        defer { file.close() }
         var location: String?
         var offset: Int64 = 0
         while true {
@@ -89,11 +93,11 @@ extension RegistryClient {
                 guard var at = location else { continue }
                 while d.size - offset > chunkSize {
                     let end = offset + chunkSize
-                    at = try await patch(ref, at, fd: fd, from: offset, to: end, auth: auth, progress: progress)
+                    at = try await patch(ref, at, fd: file, from: offset, to: end, auth: auth, progress: progress)
                     location = at
                     offset = end
                 }
-                try await finish(ref, at, d, fd: fd, from: offset, auth: auth, progress: progress)
+                try await finish(ref, at, d, fd: file, from: offset, auth: auth, progress: progress)
                 progress(d.size)
                 return .pushed
             } catch {
@@ -137,7 +141,7 @@ extension RegistryClient {
     }
 
     /// `PATCH` of bytes `from..<to`; returns the session's next location.
-    func patch(_ ref: Reference, _ location: String, fd: Int32, from: Int64, to: Int64, auth: RegistryCredentials?,
+    func patch(_ ref: Reference, _ location: String, fd: SharedDescriptor, from: Int64, to: Int64, auth: RegistryCredentials?,
                progress: @escaping @Sendable (Int64) -> Void) async throws -> String {
         let body = HTTPClientRequest.Body.stream(FileChunks(fd: fd, from: from, to: to, progress: progress), length: .known(to - from))
         let r = try await send(.PATCH, location, headers: [("Content-Type", "application/octet-stream"),
@@ -150,7 +154,7 @@ extension RegistryClient {
     }
 
     /// The closing `PUT ?digest=` with the bytes from `from` to the end.
-    func finish(_ ref: Reference, _ location: String, _ d: Descriptor, fd: Int32, from: Int64, auth: RegistryCredentials?,
+    func finish(_ ref: Reference, _ location: String, _ d: Descriptor, fd: SharedDescriptor, from: Int64, auth: RegistryCredentials?,
                 progress: @escaping @Sendable (Int64) -> Void) async throws {
         let url = location + (location.contains("?") ? "&" : "?") + "digest=\(d.digest)"
         let length = d.size - from
@@ -189,13 +193,13 @@ extension RegistryClient {
 /// untouched and a retried request can read the same range again).
 struct FileChunks: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
-    let fd: Int32
+    let fd: SharedDescriptor
     let from: Int64
     let to: Int64
     let progress: @Sendable (Int64) -> Void
 
     struct AsyncIterator: AsyncIteratorProtocol {
-        let fd: Int32
+        let fd: SharedDescriptor
         var offset: Int64
         let to: Int64
         let progress: @Sendable (Int64) -> Void
@@ -204,11 +208,11 @@ struct FileChunks: AsyncSequence, Sendable {
             guard offset < to else { return nil }
             let want = Int(Swift.min(to - offset, 1 << 20))
             var buffer = ByteBufferAllocator().buffer(capacity: want)
-            let fd = fd, at = offset
+            let at = offset
             let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { p -> Int in
                 // SAFETY: `p` is the buffer's writable storage of at least `want` bytes; pread
                 // writes at most `want` bytes into it.
-                pread(fd, p.baseAddress, want, off_t(at))
+                fd.use { pread($0, p.baseAddress, want, off_t(at)) } ?? -1
             }
             guard n > 0 else {
                 throw BerthError.invalid("blob file ended at \(offset) of \(to) bytes (\(n < 0 ? String(cString: strerror(errno)) : "short read"))")

@@ -87,12 +87,17 @@ public final class RegistryStorage: Sendable {
         do {
             try FD.writeAll(fd, bytes)
             if durable && fsync(fd) != 0 { throw BerthError.sys("fsync \(tmp)") }
-            close(fd)
-            guard rename(tmp, path) == 0 else { throw BerthError.sys("rename \(tmp) to \(path)") }
         } catch {
             close(fd)
             unlink(tmp)
             throw error
+        }
+        // Closed once, before the rename: a failed rename must not close the number again.
+        close(fd)
+        guard rename(tmp, path) == 0 else {
+            let e = BerthError.sys("rename \(tmp) to \(path)")
+            unlink(tmp)
+            throw e
         }
         if durable { try FileSystem.syncDirectory(dir) }
     }

@@ -88,10 +88,17 @@ public enum FileSystem {
                 off += n
             }
             if durable { try sysCall("fsync \(tmp)") { fsync(fd) } }
-            close(fd)
-            try sysCall("rename \(tmp) to \(path)") { rename(tmp, path) }
         } catch {
             close(fd)
+            unlink(tmp)
+            throw error
+        }
+        // Closed once, before the rename (a failed rename must not close the number again:
+        // another thread may own it by then).
+        close(fd)
+        do {
+            try sysCall("rename \(tmp) to \(path)") { rename(tmp, path) }
+        } catch {
             unlink(tmp)
             throw error
         }

@@ -167,46 +167,48 @@ public actor QEMUBackend: VMBackend {
             throw (error as? BerthError)?.context("start vm \(name)") ?? error
         }
         FD.close(logFD)
+        // The pidfd first, while QEMU is surely unreaped (its pid cannot have been reused).
+        let pidfd: SharedDescriptor
+        do {
+            pidfd = SharedDescriptor(try ProcessControl.openPidFD(pid))
+        } catch {
+            pidfd = SharedDescriptor(-1)
+            _ = Glibc.kill(pid, SIGKILL)
+        }
         let exited = Latch<ExitStatus>()
         Task.detached {
             let status = try? await BlockingWork.run { try ProcessControl.wait(pid)?.status }
             exited.set((status ?? nil) ?? .exited(255))
         }
-        let pidfd: Int32
-        do {
-            pidfd = try ProcessControl.openPidFD(pid)
-        } catch {
-            // Exited already (reaped or not): kill by pid is safe until it is reaped, and the
-            // reaper owns that; just wait for it.
-            _ = Glibc.kill(pid, SIGKILL)
+        if pidfd.isClosed {
             _ = await exited.wait(timeout: nil)
-            throw startFailure(vm, exited: true, detail: "\(error)")
+            throw startFailure(vm, exited: true, detail: "cannot open a pidfd for qemu (pid \(pid))")
         }
 
+        var qmp: QMPClient?
         do {
-            let qmp = try await connectQMP(vm, exited: exited)
-            vm.process = Process(pid: pid, pidfd: SharedDescriptor(pidfd), qmp: qmp, exited: exited)
+            let client = try await connectQMP(vm, exited: exited)
+            qmp = client
+            vm.process = Process(pid: pid, pidfd: pidfd, qmp: client, exited: exited)
             vm.requested = nil
             vm.lastExit = nil
             try await attachTaps(vm.config)
             if let incoming {
-                try await qmp.execute("migrate-incoming", ["uri": .string(incoming)])
+                try await client.execute("migrate-incoming", ["uri": .string(incoming)])
             } else {
-                try await qmp.execute("cont")
+                try await client.execute("cont")
             }
             recordStart(vm, pid: pid)
         } catch {
             // QEMU gone by itself (give a dying one a moment to be reaped): its log says why.
             // Still running: our step failed. (While this awaits, `refresh` may notice the
             // exit and close the pidfd: it is closed once, through the shared descriptor.)
-            let p = vm.process
-            let shared = p?.pidfd ?? SharedDescriptor(pidfd)
             let qemuDied = await exited.wait(timeout: 0.5) != nil
-            shared.use { _ = try? ProcessControl.signal(pidfd: $0, SIGKILL) }
+            pidfd.use { _ = try? ProcessControl.signal(pidfd: $0, SIGKILL) }
             _ = await exited.wait(timeout: nil)
-            if let current = vm.process, current.pidfd === shared { vm.process = nil }
-            shared.close()
-            if let p { await p.qmp.close() }
+            if let current = vm.process, current.pidfd === pidfd { vm.process = nil }
+            pidfd.close()
+            if let qmp { await qmp.close() }
             for s in [vm.qmpSocket, vm.consoleSocket] { try? FileSystem.removeTree(s) }
             if !qemuDied, let e = error as? BerthError { throw e.context("start vm \(name)") }
             throw startFailure(vm, exited: true, detail: "\(error)")
