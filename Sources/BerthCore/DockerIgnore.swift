@@ -373,7 +373,11 @@ extension DockerIgnore.Pattern {
                 }
             }
             closure(&next)
-            if !next.alive { return next }
+            // Nothing left that could consume more input: stop early. The end state counts as
+            // live here (only a following `/` can extend it, into the tail); returning it
+            // early would accept a path with more characters after a full match (`*[/]`
+            // against `a/b`).
+            if !next.alive && !next.at[n] { return next }
             st = next
         }
         return st

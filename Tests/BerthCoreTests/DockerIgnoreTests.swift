@@ -41,6 +41,12 @@ struct DockerIgnoreTests {
         (["a.b"], "a.b", true),
         (["a.b"], "axb", false),
         (["a+(b)"], "a+(b)", true),
+        // A class may match "/" (as in Go): a full match followed by more characters is no
+        // match (berth-fuzz found `*[erk/c]` accepting "OF/b" once "OF/" matched).
+        (["*[erk/c]"], "OF/b", false),
+        (["*[erk/c]"], "OFc", true),
+        (["x", "!*[/]"], "x/b", true),
+        (["a[/]b"], "a/b", true),
         // Exceptions: the last matching pattern wins, parents count.
         (["*.md", "!README.md"], "README.md", false),
         (["*.md", "!README.md"], "CHANGES.md", true),
