@@ -209,13 +209,14 @@ struct FileChunks: AsyncSequence, Sendable {
             let want = Int(Swift.min(to - offset, 1 << 20))
             var buffer = ByteBufferAllocator().buffer(capacity: want)
             let at = offset
+            var code: Int32 = EBADF
             let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { p -> Int in
                 // SAFETY: `p` is the buffer's writable storage of at least `want` bytes; pread
                 // writes at most `want` bytes into it.
-                fd.use { pread($0, p.baseAddress, want, off_t(at)) } ?? -1
+                fd.use { let n = pread($0, p.baseAddress, want, off_t(at)); code = errno; return n } ?? -1
             }
             guard n > 0 else {
-                throw BerthError.invalid("blob file ended at \(offset) of \(to) bytes (\(n < 0 ? String(cString: strerror(errno)) : "short read"))")
+                throw BerthError.invalid("blob file ended at \(offset) of \(to) bytes (\(n < 0 ? String(cString: strerror(code)) : "short read"))")
             }
             offset += Int64(n)
             progress(offset)

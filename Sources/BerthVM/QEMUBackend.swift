@@ -169,10 +169,12 @@ public actor QEMUBackend: VMBackend {
         FD.close(logFD)
         // The pidfd first, while QEMU is surely unreaped (its pid cannot have been reused).
         let pidfd: SharedDescriptor
+        var pidfdError: (any Error)?
         do {
             pidfd = SharedDescriptor(try ProcessControl.openPidFD(pid))
         } catch {
             pidfd = SharedDescriptor(-1)
+            pidfdError = error
             _ = Glibc.kill(pid, SIGKILL)
         }
         let exited = Latch<ExitStatus>()
@@ -180,9 +182,9 @@ public actor QEMUBackend: VMBackend {
             let status = try? await BlockingWork.run { try ProcessControl.wait(pid)?.status }
             exited.set((status ?? nil) ?? .exited(255))
         }
-        if pidfd.isClosed {
+        if let pidfdError {
             _ = await exited.wait(timeout: nil)
-            throw startFailure(vm, exited: true, detail: "cannot open a pidfd for qemu (pid \(pid))")
+            throw startFailure(vm, exited: true, detail: "\(pidfdError)")
         }
 
         var qmp: QMPClient?

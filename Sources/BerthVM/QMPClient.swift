@@ -223,10 +223,14 @@ public final class QMPClient: @unchecked Sendable {
                 handle(line)
             }
             var chunk = [UInt8](repeating: 0, count: 65536)
-            guard let n = socket.use({ fd in chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }) else { break }
+            // errno is taken inside `use`: releasing the descriptor may make system calls.
+            guard let (n, code) = socket.use({ fd -> (Int, Int32) in
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                return (n, errno)
+            }) else { break }
             if n < 0 {
-                if errno == EINTR { continue }
-                failure = BerthError.sys("\(what): qmp read")
+                if code == EINTR { continue }
+                failure = BerthError.sys("\(what): qmp read", code)
                 break
             }
             if n == 0 { break }
